@@ -1,0 +1,706 @@
+package zones
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// records reads [records.OWNER]: type keys (A, MX, ...) and ttl.
+func (p *parser) records(path, owner string, v any) {
+	t := p.subtable(path, v)
+	if t == nil {
+		return
+	}
+	name, ok := p.owner(path, owner, p.owners)
+	if !ok {
+		return
+	}
+	ttl := p.z.TTL
+	if tv, has := t["ttl"]; has {
+		if n, ok := p.ttl(join(path, "ttl"), tv); ok {
+			ttl = n
+		}
+	}
+	n := p.node(name)
+	for _, key := range sortedKeys(t) {
+		if key == "ttl" {
+			continue
+		}
+		kp := join(path, key)
+		rrtype, known := dns.StringToType[strings.ToUpper(key)]
+		if !known {
+			if strings.HasPrefix(strings.ToUpper(key), "TYPE") {
+				if num, err := strconv.ParseUint(key[4:], 10, 16); err == nil {
+					rrtype, known = uint16(num), true
+				}
+			}
+		}
+		if !known {
+			p.errKey(kp, "unknown key (want a record type like A, AAAA, MX, TXT, or ttl)")
+			continue
+		}
+		switch rrtype {
+		case dns.TypeSOA:
+			p.errKey(kp, "SOA is set by the [soa] table, not in records")
+			continue
+		case dns.TypeNS:
+			if name == p.z.Origin {
+				p.errKey(kp, "apex NS is set by the top-level ns key")
+				continue
+			}
+		case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeMAILA, dns.TypeMAILB:
+			p.errKey(kp, "%s is not a record type that can be stored in a zone", strings.ToUpper(key))
+			continue
+		}
+		vals, ok := p.strs(kp, t[key])
+		if !ok {
+			continue
+		}
+		if len(vals) == 0 {
+			p.errAt(kp, "empty (want at least one value)")
+			continue
+		}
+		if rrtype == dns.TypeCNAME && len(vals) > 1 {
+			p.errAt(kp, "a name has at most one CNAME (got %d)", len(vals))
+			continue
+		}
+		for i, val := range vals {
+			rr, err := p.rr(name, ttl, rrtype, val)
+			if err != "" {
+				p.errAt(elemPath(kp, t[key], i), "%s", err)
+				continue
+			}
+			n.Sets[rrtype] = append(n.Sets[rrtype], rr)
+		}
+	}
+	if len(n.Sets[dns.TypeCNAME]) > 0 && len(n.Sets) > 1 {
+		p.errKey(join(path, cnameKey(t)), "CNAME beside other data at %q (a CNAME must be alone at its name)", owner)
+	}
+}
+
+func cnameKey(t map[string]any) string {
+	for k := range t {
+		if strings.EqualFold(k, "CNAME") {
+			return k
+		}
+	}
+	return "CNAME"
+}
+
+// rr builds one record from presentation-format data. TXT is plain text.
+func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR, string) {
+	switch rrtype {
+	case dns.TypeTXT, dns.TypeSPF:
+		if len(val) == 0 {
+			return nil, "empty TXT value"
+		}
+		var chunks []string
+		for len(val) > 255 {
+			chunks = append(chunks, val[:255])
+			val = val[255:]
+		}
+		chunks = append(chunks, val)
+		if rrtype == dns.TypeSPF {
+			return &dns.SPF{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}, ""
+		}
+		return &dns.TXT{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}, ""
+	case dns.TypeA, dns.TypeAAAA:
+		a, err := netip.ParseAddr(strings.TrimSpace(val))
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Sprintf("invalid address %q (want IPv%s)", val, map[bool]string{true: "4", false: "6"}[rrtype == dns.TypeA])
+		}
+		if rrtype == dns.TypeA && !a.Is4() {
+			return nil, fmt.Sprintf("%q is not an IPv4 address (put IPv6 addresses under AAAA)", val)
+		}
+		if rrtype == dns.TypeAAAA && (!a.Is6() || a.Is4In6()) {
+			return nil, fmt.Sprintf("%q is not an IPv6 address (put IPv4 addresses under A)", val)
+		}
+		return addrRR(owner, ttl, a), ""
+	}
+	if strings.ContainsAny(val, "\n;") && rrtype != dns.TypeCAA {
+		return nil, fmt.Sprintf("invalid %s data %q", dns.TypeToString[rrtype], val)
+	}
+	zp := dns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s %d IN %s %s\n", owner, ttl, typeName(rrtype), val)), p.z.Origin, "")
+	zp.SetIncludeAllowed(false)
+	rr, ok := zp.Next()
+	if err := zp.Err(); err != nil || !ok || rr == nil {
+		msg := "could not parse"
+		if err != nil {
+			msg = cleanParseErr(err.Error())
+		}
+		return nil, fmt.Sprintf("invalid %s data %q: %s", typeName(rrtype), val, msg)
+	}
+	if _, more := zp.Next(); more {
+		return nil, fmt.Sprintf("invalid %s data %q: more than one record", typeName(rrtype), val)
+	}
+	rr.Header().Name = owner
+	return rr, ""
+}
+
+func typeName(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(t))
+}
+
+var parseErrTail = regexp.MustCompile(`\s*at line: \d+:\d+$`)
+
+// cleanParseErr turns `dns: bad MX Mx: "x" at line: 1:24` into `bad MX Mx`.
+func cleanParseErr(s string) string {
+	s = strings.TrimPrefix(s, "dns: ")
+	s = parseErrTail.ReplaceAllString(s, "")
+	if i := strings.Index(s, `: "`); i > 0 {
+		s = s[:i]
+	}
+	return strings.ToLower(s)
+}
+
+func addrRR(owner string, ttl uint32, a netip.Addr) dns.RR {
+	if a.Is4() {
+		return &dns.A{Hdr: hdr(owner, dns.TypeA, ttl), A: a.AsSlice()}
+	}
+	return &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, ttl), AAAA: a.AsSlice()}
+}
+
+// ---- pools ----
+
+var policyByName = func() map[string]Policy {
+	m := map[string]Policy{}
+	for i, n := range policyNames {
+		m[n] = Policy(i)
+	}
+	return m
+}()
+
+var stateByName = map[string]State{"auto": Auto, "up": Up, "down": Down, "drain": Drain}
+
+func (p *parser) pool(path, key string, v any) {
+	t := p.subtable(path, v)
+	if t == nil {
+		return
+	}
+	name, ok := p.owner(path, key, p.poolOwners)
+	if !ok {
+		return
+	}
+	if strings.HasPrefix(name, "*.") {
+		p.errKey(path, "a pool name cannot be a wildcard")
+		return
+	}
+	pl := &Pool{Name: name, Key: key, Zone: p.z.Origin, TTL: DefaultPoolTTL, Answers: -1}
+	var checkName, checkPath string
+	var eps []map[string]any
+	var epsPath string
+	var addrs []string
+	var addrsRaw any
+	var addrsPath string
+	p.table(path, t, map[string]func(string, any){
+		"policy": func(kp string, v any) {
+			s, ok := p.str(kp, v)
+			if !ok {
+				return
+			}
+			pol, known := policyByName[s]
+			if !known {
+				p.errAt(kp, "unknown policy %q (want %s)", s, strings.Join(policyNames, ", "))
+				return
+			}
+			pl.Policy = pol
+		},
+		"answers": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 1, 64); ok {
+				pl.Answers = int(n)
+			}
+		},
+		"ttl": func(kp string, v any) {
+			if n, ok := p.ttl(kp, v); ok {
+				pl.TTL = n
+			}
+		},
+		"check": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				checkName, checkPath = s, kp
+			}
+		},
+		"when_all_down": func(kp string, v any) {
+			s, ok := p.str(kp, v)
+			if !ok {
+				return
+			}
+			switch s {
+			case "all":
+			case "none":
+				pl.FailClosed = true
+			default:
+				p.errAt(kp, "unknown value %q (want \"all\" or \"none\")", s)
+			}
+		},
+		"endpoints": func(kp string, v any) {
+			epsPath = kp
+			switch x := v.(type) {
+			case []map[string]any:
+				eps = x
+			default:
+				p.errAt(kp, "got %s, want [[%s]] tables", tomlType(v), printKey(kp))
+			}
+		},
+		"addresses": func(kp string, v any) {
+			addrs, _ = p.strs(kp, v)
+			addrsRaw, addrsPath = v, kp
+		},
+	})
+	if pl.Answers < 0 {
+		pl.Answers = 1
+		if pl.Policy == RoundRobin {
+			pl.Answers = 0
+		}
+	}
+	if checkName != "" {
+		c, found := p.z.Checks[checkName]
+		if !found {
+			have := make([]string, 0, len(p.z.Checks))
+			for n := range p.z.Checks {
+				have = append(have, strconv.Quote(n))
+			}
+			sort.Strings(have)
+			if len(have) == 0 {
+				p.errAt(checkPath, "no check named %q (this zone defines no [checks])", checkName)
+			} else {
+				p.errAt(checkPath, "no check named %q (have %s)", checkName, strings.Join(have, ", "))
+			}
+		}
+		pl.Check = c
+	}
+	if eps != nil && addrs != nil {
+		p.errKey(addrsPath, "use either addresses or [[%s.endpoints]], not both", printKey(path))
+	}
+	for i, a := range addrs {
+		ap := elemPath(addrsPath, addrsRaw, i)
+		if addr, ok := p.addr(ap, a); ok {
+			p.addEndpoint(pl, ap, &Endpoint{Addr: addr, Weight: 1})
+		}
+	}
+	for i, e := range eps {
+		ep := join(epsPath, strconv.Itoa(i))
+		if x := p.endpoint(ep, e, pl.Policy); x != nil {
+			p.addEndpoint(pl, join(ep, "address"), x)
+		}
+	}
+	if len(pl.Endpoints) == 0 && len(eps) == 0 && len(addrs) == 0 {
+		p.errKey(path, "pool has no endpoints (want addresses = [...] or [[%s.endpoints]])", printKey(path))
+	}
+	p.validatePool(path, pl)
+	n := p.node(name)
+	n.Pool = pl
+	p.z.Pools = append(p.z.Pools, pl)
+}
+
+func (p *parser) addr(path, s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		p.errAt(path, "invalid address %q (want IPv4 or IPv6)", s)
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) {
+	for _, o := range pl.Endpoints {
+		if o.Addr == e.Addr {
+			p.errAt(path, "duplicate endpoint %s in pool", e.Addr)
+			return
+		}
+	}
+	e.Index = len(pl.Endpoints)
+	e.RR = addrRR(pl.Name, pl.TTL, e.Addr)
+	if pl.Check != nil {
+		e.CheckKey = pl.Check.key(e.Addr)
+	}
+	pl.Endpoints = append(pl.Endpoints, e)
+	fam := 0
+	if e.Addr.Is4() {
+		pl.V4 = append(pl.V4, e)
+	} else {
+		fam = 1
+		pl.V6 = append(pl.V6, e)
+	}
+	if e.State != Down && e.State != Drain {
+		pl.TotalWeight[fam] += uint64(e.Weight)
+	}
+}
+
+var (
+	countryRe     = regexp.MustCompile(`^[A-Z]{2}$`)
+	subdivisionRe = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
+	continents    = map[string]bool{"AF": true, "AN": true, "AS": true, "EU": true, "NA": true, "OC": true, "SA": true}
+)
+
+func (p *parser) endpoint(path string, t map[string]any, pol Policy) *Endpoint {
+	e := &Endpoint{Weight: 1}
+	var lat, lon *float64
+	okAddr := false
+	p.table(path, t, map[string]func(string, any){
+		"address": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				e.Addr, okAddr = p.addr(kp, s)
+			}
+		},
+		"weight": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 0, 1_000_000); ok {
+				e.Weight = uint32(n)
+			}
+		},
+		"priority": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 0, 1_000_000); ok {
+				e.Priority = int(n)
+			}
+		},
+		"countries": func(kp string, v any) {
+			ss, _ := p.strs(kp, v)
+			for i, s := range ss {
+				u := strings.ToUpper(s)
+				if !countryRe.MatchString(u) && !subdivisionRe.MatchString(u) {
+					p.errAt(elemPath(kp, v, i), "invalid country %q (want ISO 3166-1 alpha-2 like \"GB\", or a subdivision like \"US-CA\")", s)
+					continue
+				}
+				if !validCountry(u[:2]) {
+					p.errAt(elemPath(kp, v, i), "unknown country code %q (want ISO 3166-1 alpha-2 like \"GB\")", s)
+					continue
+				}
+				e.Countries = append(e.Countries, u)
+			}
+		},
+		"continents": func(kp string, v any) {
+			ss, _ := p.strs(kp, v)
+			for i, s := range ss {
+				u := strings.ToUpper(s)
+				if !continents[u] {
+					p.errAt(elemPath(kp, v, i), "unknown continent %q (want AF, AN, AS, EU, NA, OC or SA)", s)
+					continue
+				}
+				e.Continents = append(e.Continents, u)
+			}
+		},
+		"networks": func(kp string, v any) {
+			ss, _ := p.strs(kp, v)
+			for i, s := range ss {
+				pfx, err := netip.ParsePrefix(s)
+				if err != nil {
+					p.errAt(elemPath(kp, v, i), "invalid network %q (want CIDR like \"203.0.113.0/24\")", s)
+					continue
+				}
+				if pfx.Masked() != pfx {
+					p.errAt(elemPath(kp, v, i), "network %q has host bits set (did you mean %q?)", s, pfx.Masked().String())
+					continue
+				}
+				e.Networks = append(e.Networks, pfx)
+			}
+		},
+		"lat": func(kp string, v any) {
+			if f, ok := p.number(kp, v, -90, 90); ok {
+				lat = &f
+			}
+		},
+		"lon": func(kp string, v any) {
+			if f, ok := p.number(kp, v, -180, 180); ok {
+				lon = &f
+			}
+		},
+		"state": func(kp string, v any) {
+			s, ok := p.str(kp, v)
+			if !ok {
+				return
+			}
+			st, known := stateByName[s]
+			if !known {
+				p.errAt(kp, "unknown state %q (want auto, up, down or drain)", s)
+				return
+			}
+			e.State = st
+		},
+	})
+	if _, has := t["address"]; !has {
+		p.errKey(path, "endpoint has no address")
+		return nil
+	}
+	if (lat == nil) != (lon == nil) {
+		p.errKey(path, "endpoint needs both lat and lon, or neither")
+	} else if lat != nil {
+		e.Lat, e.Lon, e.HasLoc = *lat, *lon, true
+	}
+	if !okAddr {
+		return nil
+	}
+	return e
+}
+
+func (p *parser) validatePool(path string, pl *Pool) {
+	if pl.Policy == Nearest {
+		for _, e := range pl.Endpoints {
+			if !e.HasLoc {
+				p.errKey(join(path, "policy"), "policy \"nearest\" needs lat and lon on every endpoint (%s has none)", e.Addr)
+				break
+			}
+		}
+	}
+	if pl.Policy == Weighted || pl.Policy == Sticky {
+		for fam, eps := range [][]*Endpoint{pl.V4, pl.V6} {
+			if len(eps) > 0 && pl.TotalWeight[fam] == 0 && allAuto(eps) {
+				p.errKey(join(path, "policy"), "every endpoint has weight 0")
+			}
+		}
+	}
+}
+
+func allAuto(eps []*Endpoint) bool {
+	for _, e := range eps {
+		if e.State != Auto {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- checks ----
+
+var expectRe = regexp.MustCompile(`^([1-5]xx|[1-5][0-9][0-9])$`)
+
+func (p *parser) check(path, name string, v any) {
+	t := p.subtable(path, v)
+	if t == nil {
+		return
+	}
+	c := &Check{Name: name, Interval: DefaultInterval, Timeout: DefaultTimeout, Rise: DefaultRise, Fall: DefaultFall}
+	var portSet bool
+	p.table(path, t, map[string]func(string, any){
+		"type": func(kp string, v any) {
+			s, ok := p.str(kp, v)
+			if !ok {
+				return
+			}
+			switch s {
+			case "http", "https", "tcp", "dns":
+				c.Type = s
+			default:
+				p.errAt(kp, "unknown check type %q (want http, https, tcp or dns)", s)
+			}
+		},
+		"port": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 1, 65535); ok {
+				c.Port, portSet = uint16(n), true
+			}
+		},
+		"path": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				if !strings.HasPrefix(s, "/") {
+					p.errAt(kp, "invalid path %q (want it to start with \"/\")", s)
+				}
+				c.Path = s
+			}
+		},
+		"host": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				c.Host = s
+			}
+		},
+		"expect": func(kp string, v any) {
+			ss, _ := p.strs(kp, v)
+			for i, s := range ss {
+				if !expectRe.MatchString(s) {
+					p.errAt(elemPath(kp, v, i), "invalid status %q (want a code like \"200\" or a class like \"2xx\")", s)
+					continue
+				}
+				c.Expect = append(c.Expect, s)
+			}
+		},
+		"body": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				c.Body = s
+			}
+		},
+		"headers": func(kp string, v any) {
+			ht := p.subtable(kp, v)
+			c.Headers = map[string]string{}
+			for _, k := range sortedKeys(ht) {
+				if s, ok := p.str(join(kp, k), ht[k]); ok {
+					c.Headers[k] = s
+				}
+			}
+		},
+		"insecure": func(kp string, v any) {
+			if b, ok := p.boolean(kp, v); ok {
+				c.Insecure = b
+			}
+		},
+		"query": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				if _, ok := dns.IsDomainName(s); !ok {
+					p.errAt(kp, "invalid domain name %q", s)
+				}
+				c.Query = dns.Fqdn(s)
+			}
+		},
+		"query_type": func(kp string, v any) {
+			if s, ok := p.str(kp, v); ok {
+				if _, known := dns.StringToType[strings.ToUpper(s)]; !known {
+					p.errAt(kp, "unknown record type %q", s)
+				}
+				c.QueryType = strings.ToUpper(s)
+			}
+		},
+		"interval": func(kp string, v any) {
+			if d, ok := p.duration(kp, v); ok {
+				if d < time.Second {
+					p.errAt(kp, "interval %s is too short (want at least 1s)", d)
+				}
+				c.Interval = d
+			}
+		},
+		"timeout": func(kp string, v any) {
+			if d, ok := p.duration(kp, v); ok {
+				c.Timeout = d
+			}
+		},
+		"rise": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 1, 100); ok {
+				c.Rise = int(n)
+			}
+		},
+		"fall": func(kp string, v any) {
+			if n, ok := p.integer(kp, v, 1, 100); ok {
+				c.Fall = int(n)
+			}
+		},
+	})
+	if _, has := t["type"]; !has {
+		p.errKey(path, "check has no type (want http, https, tcp or dns)")
+	}
+	if c.Timeout >= c.Interval {
+		p.errAt(join(path, "timeout"), "timeout %s must be shorter than interval %s", c.Timeout, c.Interval)
+	}
+	if !portSet {
+		switch c.Type {
+		case "http":
+			c.Port = 80
+		case "https":
+			c.Port = 443
+		case "dns":
+			c.Port = 53
+		case "tcp":
+			p.errKey(path, "a tcp check needs a port")
+		}
+	}
+	if c.Type == "http" || c.Type == "https" {
+		if c.Path == "" {
+			c.Path = "/"
+		}
+		if len(c.Expect) == 0 {
+			c.Expect = []string{"2xx"}
+		}
+	}
+	if c.Type == "dns" {
+		if c.Query == "" {
+			c.Query = "."
+		}
+		if c.QueryType == "" {
+			c.QueryType = "SOA"
+		}
+	}
+	p.z.Checks[name] = c
+}
+
+// ---- whole-zone checks ----
+
+func (p *parser) finish() {
+	z := p.z
+	// Delegation points: NS below the apex.
+	var cuts []string
+	for name, n := range z.Nodes {
+		if name != z.Origin && len(n.Sets[dns.TypeNS]) > 0 {
+			n.Cut = true
+			cuts = append(cuts, name)
+		}
+	}
+	sort.Strings(cuts)
+	names := make([]string, 0, len(z.Nodes))
+	for name := range z.Nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := z.Nodes[name]
+		if n.Pool != nil {
+			key := join("pools", n.Pool.Key)
+			if len(n.Sets[dns.TypeA]) > 0 || len(n.Sets[dns.TypeAAAA]) > 0 {
+				p.errKey(key, "%q is a pool and also has static A/AAAA records (use one or the other)", name)
+			}
+			if len(n.Sets[dns.TypeCNAME]) > 0 {
+				p.errKey(key, "%q is a pool and also has a CNAME (a CNAME must be alone at its name)", name)
+			}
+			if n.Cut {
+				p.errKey(key, "%q is a pool and also a delegation (NS)", name)
+			}
+		}
+		if n.Cut && len(n.Sets[dns.TypeCNAME]) > 0 {
+			p.errKey(join("records", p.ownerKey(name)), "CNAME beside NS at %q", name)
+		}
+		for _, cut := range cuts {
+			if name != cut && dns.IsSubDomain(cut, name) {
+				bad := n.Pool != nil
+				for t := range n.Sets {
+					if t != dns.TypeA && t != dns.TypeAAAA {
+						bad = true
+					}
+				}
+				if bad {
+					p.errKey(p.nodeKey(n), "%q is below the delegation %q (only glue A/AAAA may be there)", name, cut)
+				}
+			}
+		}
+	}
+	// Empty non-terminals, so that names between the apex and an owner
+	// answer NODATA rather than NXDOMAIN (RFC 4592 §2.2.2).
+	for _, name := range names {
+		for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+			parent := name[off:]
+			if len(parent) < len(z.Origin) {
+				break
+			}
+			if _, ok := z.Nodes[parent]; !ok {
+				z.Nodes[parent] = &Node{Name: parent, Sets: map[uint16][]dns.RR{}}
+			}
+			if parent == z.Origin {
+				break
+			}
+		}
+	}
+	sort.Slice(z.Pools, func(i, j int) bool { return z.Pools[i].Name < z.Pools[j].Name })
+}
+
+func (p *parser) ownerKey(name string) string {
+	if k, ok := p.owners[name]; ok {
+		return strings.TrimPrefix(strings.TrimPrefix(k, "records."), "pools.")
+	}
+	return name
+}
+
+func (p *parser) nodeKey(n *Node) string {
+	if k, ok := p.owners[n.Name]; ok {
+		return k
+	}
+	if k, ok := p.poolOwners[n.Name]; ok {
+		return k
+	}
+	return "records"
+}
+
+// validCountry is replaced by geo's ISO 3166-1 list once that lands.
+func validCountry(cc string) bool { return len(cc) == 2 }
