@@ -51,10 +51,10 @@ type Zone struct {
 
 // Node is one owner name in a zone.
 type Node struct {
-	Name string               // lowercase FQDN
+	Name string              // lowercase FQDN
 	Sets map[uint16][]dns.RR // static RRsets by type
-	Pool *Pool                // A/AAAA answered by this pool, or nil
-	Cut  bool                 // NS below the apex: a delegation point
+	Pool *Pool               // A/AAAA answered by this pool, or nil
+	Cut  bool                // NS below the apex: a delegation point
 }
 
 // Empty reports whether the node is an empty non-terminal.
