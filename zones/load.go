@@ -78,10 +78,9 @@ func (l *Loader) Load() (*Snapshot, error) {
 			continue // unchanged: keep the pointer (and its serial)
 		}
 		z.LoadedAt = now()
-		if z.SOA.Serial == 0 {
-			z.SOA.Serial = autoSerial(z.ModTime, prev, z)
+		if z.AutoSerial {
+			z.setSerial(autoSerial(z.ModTime, prev, z))
 		}
-		z.Serial = z.SOA.Serial
 		st.zone = z
 	}
 	for path := range l.files {
@@ -231,10 +230,6 @@ func LoadPaths(paths ...string) ([]*Zone, error) {
 		if err != nil {
 			errs = append(errs, asConfigErrors(f, err)...)
 			continue
-		}
-		z.Serial = z.SOA.Serial
-		if z.Serial == 0 {
-			z.Serial = autoSerial(z.ModTime, nil, z)
 		}
 		zs = append(zs, z)
 	}

@@ -31,22 +31,30 @@ type FileStatus struct {
 
 // Zone is one zone's data, ready to answer from.
 type Zone struct {
-	Origin   string // lowercase FQDN
-	File     string
-	Serial   uint32
-	LoadedAt time.Time
-	Hash     [32]byte // sha256 of the file
-	ModTime  time.Time
+	Origin string // lowercase FQDN
+	File   string
+	Serial uint32
+	// AutoSerial is set when the file leaves serial at 0: the serial then
+	// comes from the file's modification time (see Loader).
+	AutoSerial bool
+	LoadedAt   time.Time
+	Hash       [32]byte // sha256 of the file
+	ModTime    time.Time
 
 	TTL    uint32   // default TTL of static records
 	SOA    *dns.SOA // Hdr.Ttl is the zone TTL
 	NegTTL uint32   // min(SOA TTL, SOA minimum): TTL of the SOA in negative answers
+	NegSOA *dns.SOA // the SOA as negative answers carry it (TTL = NegTTL)
 	NS     []dns.RR // apex NS set
 
 	Nodes  map[string]*Node // every owner name and empty non-terminal, lowercase FQDN
 	Pools  []*Pool          // sorted by name
 	Checks map[string]*Check
 	Labels int // labels in Origin
+}
+
+func (z *Zone) setSerial(s uint32) {
+	z.Serial, z.SOA.Serial, z.NegSOA.Serial = s, s, s
 }
 
 // Node is one owner name in a zone.

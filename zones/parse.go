@@ -53,7 +53,14 @@ func Parse(file string, src []byte, modTime time.Time) (*Zone, error) {
 		p.errs.sort()
 		return nil, p.errs
 	}
-	return p.z, nil
+	z := p.z
+	z.AutoSerial = z.SOA.Serial == 0
+	if z.AutoSerial {
+		z.setSerial(autoSerial(modTime, nil, z))
+	} else {
+		z.setSerial(z.SOA.Serial)
+	}
+	return z, nil
 }
 
 type parser struct {
@@ -488,4 +495,7 @@ func (p *parser) soa(raw map[string]any, mname string) {
 	soa.Serial = uint32(serial)
 	z.SOA = soa
 	z.NegTTL = min(soa.Hdr.Ttl, soa.Minttl)
+	neg := *soa
+	neg.Hdr.Ttl = z.NegTTL
+	z.NegSOA = &neg
 }

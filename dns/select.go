@@ -1,0 +1,467 @@
+package dns
+
+import (
+	"cmp"
+	"hash/maphash"
+	"math"
+	"net/netip"
+	"slices"
+
+	"github.com/gslb/gslb/geo"
+	"github.com/gslb/gslb/zones"
+)
+
+// HealthView says whether a health target passes. Unknown keys are up.
+type HealthView interface{ Up(key string) bool }
+
+// Locator places a client address.
+type Locator interface{ Locate(netip.Addr) geo.Location }
+
+// Tracer receives the steps of a selection, for `gslb explain`. nil on the
+// query path.
+type Tracer interface {
+	Step(format string, args ...any)
+}
+
+// Client is who a pool answers: the ECS address when used, else the source.
+type Client struct {
+	Addr      netip.Addr
+	SourceLen int  // ECS source prefix length, or the address length
+	ECS       bool // the address came from ECS
+	loc       geo.Location
+	located   bool
+	locator   Locator
+}
+
+// Location looks the client up once, on first use.
+func (c *Client) Location() geo.Location {
+	if !c.located {
+		c.located = true
+		if c.locator != nil && c.Addr.IsValid() {
+			c.loc = c.locator.Locate(c.Addr)
+		}
+	}
+	return c.loc
+}
+
+// Selection is the outcome of one pool selection.
+type Selection struct {
+	Endpoints []*zones.Endpoint
+	// Scope is the ECS scope prefix length the answer holds for: 0 when it
+	// does not depend on the client.
+	Scope int
+	// AllDown is set when no endpoint was up and when_all_down applied.
+	AllDown bool
+}
+
+// Selector holds what a selection needs besides the pool: health, a
+// random source and rotation counters. Its zero value is not usable; use
+// NewSelector.
+type Selector struct {
+	rnd  func(n int) int
+	rot  []rotor
+	seed maphash.Seed
+}
+
+type rotor struct {
+	n [8]uint64 // padded so neighbouring counters do not share a cache line
+}
+
+const rotors = 1024
+
+// NewSelector returns a selector; rnd(n) returns a number in [0, n).
+func NewSelector(rnd func(n int) int) *Selector {
+	return &Selector{rnd: rnd, rot: make([]rotor, rotors), seed: maphash.MakeSeed()}
+}
+
+// next returns a rotation step for pool p. Pools hash onto a fixed set of
+// counters so that rotation needs no state in the immutable snapshot;
+// two pools that share a counter still rotate.
+func (s *Selector) next(p *zones.Pool) uint64 {
+	r := &s.rot[maphash.String(s.seed, p.Name)%rotors]
+	return atomicAdd(&r.n[0])
+}
+
+func healthy(e *zones.Endpoint, hv HealthView) bool {
+	switch e.State {
+	case zones.Up:
+		return true
+	case zones.Down, zones.Drain:
+		return false
+	}
+	return e.CheckKey == "" || hv == nil || hv.Up(e.CheckKey)
+}
+
+// Select picks the endpoints of pool p for a query of qtype (A or AAAA).
+// buf is scratch for the result. It is a pure function of its inputs plus
+// the rotation counter and random source, shared by the server and explain.
+func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client, buf []*zones.Endpoint, tr Tracer) Selection {
+	fam := p.Family(qtype)
+	if len(fam) == 0 {
+		trace(tr, "no %s endpoints in the pool: NODATA", typeName(qtype))
+		return Selection{}
+	}
+	up := buf[:0]
+	for _, e := range fam {
+		if healthy(e, hv) {
+			up = append(up, e)
+		} else {
+			trace(tr, "drop %s: %s", e.Addr, whyDown(e))
+		}
+	}
+	var sel Selection
+	if len(up) == 0 {
+		sel.AllDown = true
+		if p.FailClosed {
+			trace(tr, "every endpoint is down and when_all_down = \"none\": empty answer")
+			return sel
+		}
+		for _, e := range fam {
+			if e.State != zones.Down && e.State != zones.Drain {
+				up = append(up, e)
+			}
+		}
+		trace(tr, "every endpoint is down and when_all_down = \"all\": serving all %d not set down by the operator", len(up))
+		if len(up) == 0 {
+			return sel
+		}
+	}
+	n := p.Answers
+	if n == 0 || n > len(up) {
+		n = len(up)
+	}
+	switch p.Policy {
+	case zones.RoundRobin:
+		rotate(up, s.next(p))
+		trace(tr, "roundrobin: rotated")
+	case zones.Weighted:
+		weightedPick(up, n, s.rnd)
+		trace(tr, "weighted: drew %d by weight", n)
+	case zones.Failover:
+		best := up[0].Priority
+		for _, e := range up {
+			best = min(best, e.Priority)
+		}
+		k := 0
+		for _, e := range up {
+			if e.Priority == best {
+				up[k] = e
+				k++
+			}
+		}
+		up = up[:k]
+		n = min(n, k)
+		rotate(up, s.next(p))
+		trace(tr, "failover: priority %d has %d healthy endpoint(s)", best, k)
+	case zones.Sticky:
+		sel.Scope = s.sticky(up, n, c)
+		trace(tr, "sticky: client subnet %s hashed over %d endpoints", stickyPrefix(c.Addr), len(up))
+	case zones.Geo:
+		up, sel.Scope = s.geo(p, up, c, tr)
+		n = min(n, len(up))
+	case zones.Nearest:
+		up, sel.Scope = s.nearest(p, up, c, tr)
+		n = min(n, len(up))
+	}
+	sel.Endpoints = up[:n]
+	return sel
+}
+
+func whyDown(e *zones.Endpoint) string {
+	switch e.State {
+	case zones.Down:
+		return "state = \"down\""
+	case zones.Drain:
+		return "state = \"drain\""
+	}
+	return "health check failing"
+}
+
+func trace(tr Tracer, format string, args ...any) {
+	if tr != nil {
+		tr.Step(format, args...)
+	}
+}
+
+func rotate(es []*zones.Endpoint, step uint64) {
+	if len(es) < 2 {
+		return
+	}
+	k := int(step % uint64(len(es)))
+	slices.Reverse(es[:k])
+	slices.Reverse(es[k:])
+	slices.Reverse(es)
+}
+
+// weightedPick moves n distinct endpoints drawn by weight (without
+// replacement) to the front of es.
+func weightedPick(es []*zones.Endpoint, n int, rnd func(int) int) {
+	for i := 0; i < n; i++ {
+		var total uint64
+		for _, e := range es[i:] {
+			total += uint64(e.Weight)
+		}
+		if total == 0 {
+			return
+		}
+		r := uint64(rnd(int(min(total, math.MaxInt))))
+		for j := i; j < len(es); j++ {
+			w := uint64(es[j].Weight)
+			if r < w {
+				es[i], es[j] = es[j], es[i]
+				break
+			}
+			r -= w
+		}
+	}
+}
+
+// stickyPrefix is the client subnet sticky hashes: /24 or /56.
+func stickyPrefix(a netip.Addr) netip.Prefix {
+	bits := 56
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// sticky orders es by weighted rendezvous score for the client's subnet
+// and returns the ECS scope (the hashed prefix length).
+func (s *Selector) sticky(es []*zones.Endpoint, n int, c *Client) int {
+	pfx := stickyPrefix(c.Addr)
+	var key [16]byte
+	a16 := pfx.Addr().As16()
+	copy(key[:], a16[:])
+	// Selection sort of the top n by score: n is small.
+	score := func(e *zones.Endpoint) float64 {
+		var b [32]byte
+		copy(b[:16], key[:])
+		ea := e.Addr.As16()
+		copy(b[16:], ea[:])
+		h := hash64(b[:])
+		// Weighted rendezvous: -w / ln(u), u uniform in (0,1).
+		u := (float64(h>>11) + 0.5) / (1 << 53)
+		return -float64(e.Weight) / math.Log(u)
+	}
+	for i := 0; i < n; i++ {
+		bi, bs := i, score(es[i])
+		for j := i + 1; j < len(es); j++ {
+			if sc := score(es[j]); sc > bs {
+				bi, bs = j, sc
+			}
+		}
+		es[i], es[bi] = es[bi], es[i]
+	}
+	if !c.Addr.IsValid() {
+		return 0
+	}
+	return pfx.Bits()
+}
+
+// hash64 is a fixed (unseeded) hash, so sticky choices survive restarts
+// and agree across servers.
+func hash64(b []byte) uint64 {
+	// FNV-1a then a finalizer from splitmix64 to spread the bits.
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// geo applies the tiers: networks, country/subdivision, continent, then
+// nearest by distance, then everything healthy.
+func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer) ([]*zones.Endpoint, int) {
+	if !c.Addr.IsValid() {
+		trace(tr, "no client address: all healthy endpoints")
+		rotate(up, s.next(p))
+		return up, 0
+	}
+	// Tier 1: networks, longest prefix wins.
+	bestBits := -1
+	for _, e := range up {
+		for _, n := range e.Networks {
+			if n.Contains(c.Addr) && n.Bits() > bestBits {
+				bestBits = n.Bits()
+			}
+		}
+	}
+	scopeFloor := networkScope(p, c.Addr)
+	if bestBits >= 0 {
+		k := 0
+		for _, e := range up {
+			if matchNet(e, c.Addr, bestBits) {
+				up[k] = e
+				k++
+			}
+		}
+		trace(tr, "tier networks: %s is in a /%d of %d endpoint(s)", c.Addr, bestBits, k)
+		out := up[:k]
+		rotate(out, s.next(p))
+		return out, max(bestBits, scopeFloor)
+	}
+	loc := c.Location()
+	scope := scopeFloor
+	if loc.Prefix.IsValid() {
+		scope = max(scope, loc.Prefix.Bits())
+	} else {
+		scope = max(scope, c.SourceLen)
+	}
+	if !loc.Found {
+		trace(tr, "client %s: no database knows it", c.Addr)
+	} else {
+		trace(tr, "client %s: country %q subdivision %q continent %q (database network %s)", c.Addr, loc.Country, loc.Subdivision, loc.Continent, loc.Prefix)
+	}
+	if loc.Country != "" {
+		sub := ""
+		if loc.Subdivision != "" {
+			sub = loc.Country + "-" + loc.Subdivision
+		}
+		// Subdivision matches are more specific than country matches.
+		if sub != "" {
+			if out := filter(up, func(e *zones.Endpoint) bool { return slices.Contains(e.Countries, sub) }); len(out) > 0 {
+				trace(tr, "tier country: %s matches %d endpoint(s)", sub, len(out))
+				rotate(out, s.next(p))
+				return out, scope
+			}
+		}
+		if out := filter(up, func(e *zones.Endpoint) bool { return slices.Contains(e.Countries, loc.Country) }); len(out) > 0 {
+			trace(tr, "tier country: %s matches %d endpoint(s)", loc.Country, len(out))
+			rotate(out, s.next(p))
+			return out, scope
+		}
+	}
+	if loc.Continent != "" {
+		if out := filter(up, func(e *zones.Endpoint) bool { return slices.Contains(e.Continents, loc.Continent) }); len(out) > 0 {
+			trace(tr, "tier continent: %s matches %d endpoint(s)", loc.Continent, len(out))
+			rotate(out, s.next(p))
+			return out, scope
+		}
+	}
+	if loc.HasLatLon && anyLoc(up) {
+		trace(tr, "no tier matched a healthy endpoint: nearest by distance")
+		return sortByDistance(up, loc.Lat, loc.Lon, tr), scope
+	}
+	trace(tr, "no tier matched and no distance known: all healthy endpoints, rotated")
+	rotate(up, s.next(p))
+	return up, scope
+}
+
+// filter moves the endpoints that match to the front of es, in order, and
+// returns them. es keeps every element (the rest follow).
+func filter(es []*zones.Endpoint, match func(*zones.Endpoint) bool) []*zones.Endpoint {
+	k := 0
+	for i, e := range es {
+		if match(e) {
+			es[k], es[i] = es[i], es[k]
+			k++
+		}
+	}
+	return es[:k]
+}
+
+func matchNet(e *zones.Endpoint, a netip.Addr, bits int) bool {
+	for _, n := range e.Networks {
+		if n.Bits() == bits && n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// networkScope is the shortest prefix around a that contains no pool
+// network that a itself is outside of: an answer's scope must not cover
+// clients that a `networks` entry would send elsewhere.
+func networkScope(p *zones.Pool, a netip.Addr) int {
+	scope := 0
+	for _, e := range p.Endpoints {
+		for _, n := range e.Networks {
+			if n.Addr().Is4() != a.Is4() || n.Contains(a) {
+				continue
+			}
+			c := commonBits(a, n.Addr())
+			if c < n.Bits() {
+				scope = max(scope, c+1)
+			}
+		}
+	}
+	return scope
+}
+
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	off := 0
+	if a.Is4() {
+		off = 96
+	}
+	n := 0
+	for i := 0; i < 16; i++ {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		for d&0x80 == 0 {
+			n++
+			d <<= 1
+		}
+		break
+	}
+	return n - off
+}
+
+func anyLoc(es []*zones.Endpoint) bool {
+	for _, e := range es {
+		if e.HasLoc {
+			return true
+		}
+	}
+	return false
+}
+
+// sortByDistance orders es by distance from (lat, lon); endpoints without
+// coordinates go last. Equal distances keep file order.
+func sortByDistance(es []*zones.Endpoint, lat, lon float64, tr Tracer) []*zones.Endpoint {
+	slices.SortStableFunc(es, func(a, b *zones.Endpoint) int {
+		if a.HasLoc != b.HasLoc {
+			if a.HasLoc {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(geo.Distance(lat, lon, a.Lat, a.Lon), geo.Distance(lat, lon, b.Lat, b.Lon))
+	})
+	if tr != nil {
+		for _, e := range es {
+			if e.HasLoc {
+				tr.Step("  %s at %.0f km", e.Addr, geo.Distance(lat, lon, e.Lat, e.Lon))
+			}
+		}
+	}
+	return es
+}
+
+func (s *Selector) nearest(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer) ([]*zones.Endpoint, int) {
+	loc := c.Location()
+	scope := c.SourceLen
+	if loc.Prefix.IsValid() {
+		scope = loc.Prefix.Bits()
+	}
+	if !c.Addr.IsValid() {
+		scope = 0
+	}
+	if !loc.HasLatLon {
+		trace(tr, "client %s: location unknown: all healthy endpoints, rotated", c.Addr)
+		rotate(up, s.next(p))
+		return up, scope
+	}
+	trace(tr, "client %s at %.2f,%.2f (database network %s): nearest first", c.Addr, loc.Lat, loc.Lon, loc.Prefix)
+	return sortByDistance(up, loc.Lat, loc.Lon, tr), scope
+}

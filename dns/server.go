@@ -1,0 +1,295 @@
+package dns
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ServerConfig sets the listeners and their limits.
+type ServerConfig struct {
+	Listen []string // host:port, each served over UDP and TCP
+	Log    *slog.Logger
+
+	UDPReaders     int           // goroutines reading each UDP socket; default GOMAXPROCS
+	TCPMaxConns    int           // concurrent TCP connections per listener; default 1000
+	TCPIdleTimeout time.Duration // between queries on a connection; default 10s
+	TCPReadTimeout time.Duration // to read one whole query once it starts; default 2s
+	TCPMaxQueries  int           // per connection; default 1000 (0 = default)
+	WriteTimeout   time.Duration // default 2s
+}
+
+// Server serves a Handler on UDP and TCP sockets. UDP is read by a fixed
+// set of goroutines that answer inline, so a flood cannot grow goroutines
+// or memory; TCP connections are capped, evicting the longest idle.
+type Server struct {
+	cfg   ServerConfig
+	h     *Handler
+	log   *slog.Logger
+	udp   []net.PacketConn
+	tcp   []net.Listener
+	wg    sync.WaitGroup
+	conns []*connSet
+	done  chan struct{}
+	once  sync.Once
+	// TCPEvicted counts idle connections closed to make room.
+	TCPEvicted atomic.Uint64
+}
+
+// NewServer prepares a server; Start binds the sockets.
+func NewServer(cfg ServerConfig, h *Handler) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UDPReaders <= 0 {
+		cfg.UDPReaders = runtime.GOMAXPROCS(0)
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = 1000
+	}
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = 10 * time.Second
+	}
+	if cfg.TCPReadTimeout <= 0 {
+		cfg.TCPReadTimeout = 2 * time.Second
+	}
+	if cfg.TCPMaxQueries <= 0 {
+		cfg.TCPMaxQueries = 1000
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Second
+	}
+	return &Server{cfg: cfg, h: h, log: cfg.Log, done: make(chan struct{})}
+}
+
+// Start binds every listen address (UDP and TCP on the same port; port 0
+// picks one free for both) and starts serving.
+func (s *Server) Start() error {
+	for _, addr := range s.cfg.Listen {
+		pc, ln, err := bindPair(addr)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		s.udp = append(s.udp, pc)
+		s.tcp = append(s.tcp, ln)
+	}
+	for i := range s.udp {
+		for r := 0; r < s.cfg.UDPReaders; r++ {
+			s.wg.Add(1)
+			go s.serveUDP(s.udp[i])
+		}
+		cs := &connSet{max: s.cfg.TCPMaxConns, conns: map[*trackedConn]struct{}{}}
+		s.conns = append(s.conns, cs)
+		s.wg.Add(1)
+		go s.serveTCP(s.tcp[i], cs)
+		s.log.Info("listening", "addr", s.udp[i].LocalAddr().String())
+	}
+	return nil
+}
+
+// bindPair binds UDP then TCP on the same port, retrying when port 0 gave
+// a UDP port whose TCP twin is taken.
+func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		if port != "0" || try > 20 {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+	}
+}
+
+// UDPAddrs returns the bound UDP addresses (for tests on port 0).
+func (s *Server) UDPAddrs() []string {
+	var out []string
+	for _, pc := range s.udp {
+		out = append(out, pc.LocalAddr().String())
+	}
+	return out
+}
+
+// Close stops the listeners, closes connections and waits.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		close(s.done)
+		for _, pc := range s.udp {
+			pc.Close()
+		}
+		for _, ln := range s.tcp {
+			ln.Close()
+		}
+		for _, cs := range s.conns {
+			cs.closeAll()
+		}
+	})
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) serveUDP(pc net.PacketConn) {
+	defer s.wg.Done()
+	uc, _ := pc.(*net.UDPConn)
+	in := make([]byte, 65535)
+	out := make([]byte, 0, 65535)
+	for {
+		n, src, err := uc.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		resp := s.h.Respond(in[:n], src, false, out)
+		if resp != nil {
+			_, _ = uc.WriteToUDPAddrPort(resp, src)
+		}
+	}
+}
+
+// connSet tracks a listener's TCP connections to cap them.
+type connSet struct {
+	mu    sync.Mutex
+	max   int
+	conns map[*trackedConn]struct{}
+}
+
+type trackedConn struct {
+	net.Conn
+	lastActive atomic.Int64 // unix nanos of the last query read
+	busy       atomic.Bool
+}
+
+func (cs *connSet) add(c *trackedConn) (evicted bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.conns) >= cs.max {
+		var oldest *trackedConn
+		for o := range cs.conns {
+			if o.busy.Load() {
+				continue
+			}
+			if oldest == nil || o.lastActive.Load() < oldest.lastActive.Load() {
+				oldest = o
+			}
+		}
+		if oldest != nil {
+			oldest.Close()
+			delete(cs.conns, oldest)
+			evicted = true
+		}
+	}
+	cs.conns[c] = struct{}{}
+	return evicted
+}
+
+func (cs *connSet) remove(c *trackedConn) {
+	cs.mu.Lock()
+	delete(cs.conns, c)
+	cs.mu.Unlock()
+}
+
+func (cs *connSet) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.conns {
+		c.Close()
+	}
+}
+
+func (s *Server) serveTCP(ln net.Listener, cs *connSet) {
+	defer s.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-s.done:
+				return
+			case <-time.After(10 * time.Millisecond): // e.g. EMFILE: back off
+			}
+			continue
+		}
+		tc := &trackedConn{Conn: c}
+		tc.lastActive.Store(time.Now().UnixNano())
+		if cs.add(tc) {
+			s.TCPEvicted.Add(1)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer cs.remove(tc)
+			defer tc.Close()
+			s.serveConn(tc)
+		}()
+	}
+}
+
+// serveConn answers queries on one TCP connection in order (RFC 7766
+// pipelining: the client may send the next before reading the answer).
+func (s *Server) serveConn(c *trackedConn) {
+	src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	var lenBuf [2]byte
+	msg := make([]byte, 0, 512)
+	out := make([]byte, 0, 4096)
+	for q := 0; q < s.cfg.TCPMaxQueries; q++ {
+		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
+			return
+		}
+		// The query has started: the rest must arrive promptly.
+		c.busy.Store(true)
+		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPReadTimeout))
+		if _, err := io.ReadFull(c, lenBuf[1:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(lenBuf[:]))
+		if cap(msg) < n {
+			msg = make([]byte, n)
+		}
+		msg = msg[:n]
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return
+		}
+		c.lastActive.Store(time.Now().UnixNano())
+		resp := s.h.Respond(msg, src, true, out[:0])
+		if resp != nil {
+			frame := make([]byte, 2+len(resp))
+			binary.BigEndian.PutUint16(frame, uint16(len(resp)))
+			copy(frame[2:], resp)
+			_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			if _, err := c.Write(frame); err != nil {
+				return
+			}
+		}
+		c.busy.Store(false)
+	}
+}
+
+// ListenAndServe starts the server and blocks until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return s.Close()
+}
