@@ -13,7 +13,7 @@ const maxCNAMEHops = 8
 // fromZone fills m with the answer for qname/qtype from zone z (RFC 1034
 // §4.3.2 with RFC 4592 wildcards, RFC 6604 rcodes for CNAME chains and
 // RFC 8482 minimal ANY) and returns the ECS scope of the answer.
-func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16, c *Client, hv HealthView, sc *scratch) int {
+func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16, c *Client, hv HealthView, sc *scratch, tr Tracer) int {
 	m.Authoritative = true
 	scope := 0
 	name := qname
@@ -35,6 +35,7 @@ func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16
 		}
 		if cn := node.Sets[dns.TypeCNAME]; len(cn) > 0 && qtype != dns.TypeCNAME {
 			m.Answer = append(m.Answer, owned(cn[0], name, wild))
+			trace(tr, "%s is a CNAME to %s", name, cn[0].(*dns.CNAME).Target)
 			target := strings.ToLower(cn[0].(*dns.CNAME).Target)
 			if !dns.IsSubDomain(z.Origin, target) || hop >= maxCNAMEHops || inAnswer(m, target) {
 				return scope
@@ -50,7 +51,9 @@ func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16
 			}
 		}
 		if node.Pool != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-			sel := h.sel.Select(node.Pool, qtype, hv, c, sc.eps[:0], nil)
+			trace(tr, "%s is pool %q (policy %s, %d endpoints)", name, node.Pool.Key, node.Pool.Policy, len(node.Pool.Endpoints))
+			sel := h.sel.Select(node.Pool, qtype, hv, c, sc.eps[:0], tr)
+			trace(tr, "ECS scope /%d", sel.Scope)
 			scope = max(scope, sel.Scope)
 			for _, e := range sel.Endpoints {
 				m.Answer = append(m.Answer, e.RR)

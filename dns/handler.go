@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -226,7 +225,7 @@ func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.Addr
 		}
 		c := h.client(src, ecs)
 		sc := h.scratch.Get().(*scratch)
-		scope = h.fromZone(m, z, qname, q.Qtype, c, hv, sc)
+		scope = h.fromZone(m, z, qname, q.Qtype, c, hv, sc, nil)
 		h.scratch.Put(sc)
 	}
 	if opt != nil {
@@ -331,7 +330,39 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 	m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS}, Txt: []string{txt}})
 }
 
-// Debug helper kept off the query path.
-func (h *Handler) debugEnabled() bool {
-	return h.cfg.Log.Enabled(context.Background(), slog.LevelDebug)
+// Explain answers qname/qtype for a client the way a query would be
+// answered (client = ECS address with prefix bits, or a source address when
+// bits is its full length), reporting each step to tr. It uses the same
+// lookup and selection code as Respond.
+func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, bits int, tr Tracer) *dns.Msg {
+	req := new(dns.Msg)
+	req.SetQuestion(dns.Fqdn(qname), qtype)
+	m := reply(req, dns.RcodeSuccess)
+	snap := h.cfg.Zones.Current()
+	lname := strings.ToLower(req.Question[0].Name)
+	z := snap.Find(lname)
+	if z == nil {
+		trace(tr, "%s is in none of our zones: REFUSED", lname)
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	trace(tr, "zone %s (serial %d, %s)", z.Origin, z.Serial, z.File)
+	var hv HealthView
+	if h.cfg.Health != nil {
+		hv = h.cfg.Health()
+	}
+	c := &Client{locator: h.cfg.Locator, Addr: client.Unmap(), SourceLen: bits}
+	if client.IsValid() {
+		c.ECS = bits < client.BitLen()
+		loc := c.Location()
+		if loc.Found {
+			trace(tr, "client %s: country %q subdivision %q continent %q, lat/lon known: %v, database network %s", c.Addr, loc.Country, loc.Subdivision, loc.Continent, loc.HasLatLon, loc.Prefix)
+		} else {
+			trace(tr, "client %s: not in any GeoIP database", c.Addr)
+		}
+	}
+	sc := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(sc)
+	h.fromZone(m, z, lname, qtype, c, hv, sc, tr)
+	return m
 }

@@ -3,7 +3,9 @@ package zones
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,13 +32,15 @@ type Loader struct {
 	Dir string
 	Now func() time.Time // nil: time.Now
 
-	mu    sync.Mutex // one load at a time
-	files map[string]*fileState
+	mu      sync.Mutex // one load at a time
+	files   map[string]*fileState
+	serials map[string]uint32 // origin → highest serial served, so serials never fall
+	serving map[string]string // origin → the file serving it
 }
 
 type fileState struct {
-	zone *Zone // last good version, nil if never loaded
-	err  error
+	zone *Zone // last good version served, nil if never served
+	err  error // last read or parse error
 }
 
 // NewLoader returns a loader for the *.toml files in dir.
@@ -46,6 +50,12 @@ func NewLoader(dir string) *Loader { return &Loader{Dir: dir, files: map[string]
 // new version of each good file and the last good version of each bad one;
 // the error (ConfigErrors) lists the problems. A missing directory is an
 // error and yields no snapshot.
+//
+// A file whose content (sha256) is unchanged keeps its *Zone by pointer,
+// serial included, even if its modification time changed. When two files
+// claim one origin, the file already serving it keeps it; between new
+// claimants the first by path wins. The others are reported and serve
+// nothing.
 func (l *Loader) Load() (*Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -57,8 +67,21 @@ func (l *Loader) Load() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.files == nil {
+		l.files = map[string]*fileState{}
+	}
+	if l.serials == nil {
+		l.serials, l.serving = map[string]uint32{}, map[string]string{}
+	}
+	type candidate struct {
+		path string
+		st   *fileState
+		z    *Zone
+		new  bool // a version not yet served
+	}
+	var cands []candidate
 	seen := map[string]bool{}
-	var errs ConfigErrors
+	fileErrs := map[string]ConfigErrors{}
 	for _, path := range paths {
 		seen[path] = true
 		st := l.files[path]
@@ -67,29 +90,73 @@ func (l *Loader) Load() (*Snapshot, error) {
 			l.files[path] = st
 		}
 		z, err := readZone(path)
-		if err != nil {
+		switch {
+		case err != nil:
 			st.err = err
-			errs = append(errs, asConfigErrors(path, err)...)
-			continue
+			fileErrs[path] = asConfigErrors(path, err)
+			if st.zone != nil {
+				cands = append(cands, candidate{path, st, st.zone, false})
+			}
+		case st.zone != nil && st.zone.Hash == z.Hash:
+			st.err = nil
+			cands = append(cands, candidate{path, st, st.zone, false}) // unchanged: same pointer
+		default:
+			st.err = nil
+			z.LoadedAt = now()
+			if z.AutoSerial {
+				floor := l.serials[z.Origin]
+				if st.zone != nil {
+					floor = max(floor, st.zone.Serial)
+				}
+				z.setSerial(autoSerial(z.ModTime, floor))
+			}
+			cands = append(cands, candidate{path, st, z, true})
 		}
-		st.err = nil
-		prev := st.zone
-		if prev != nil && prev.Hash == z.Hash && prev.ModTime.Equal(z.ModTime) {
-			continue // unchanged: keep the pointer (and its serial)
-		}
-		z.LoadedAt = now()
-		if z.AutoSerial {
-			z.setSerial(autoSerial(z.ModTime, prev, z))
-		}
-		st.zone = z
 	}
 	for path := range l.files {
 		if !seen[path] {
 			delete(l.files, path) // a removed file removes its zone
 		}
 	}
-	snap, dupErrs := l.build(now())
-	errs = append(errs, dupErrs...)
+	// The file already serving an origin goes first, so that a second file
+	// claiming it is the one rejected.
+	sort.SliceStable(cands, func(i, j int) bool {
+		return l.serving[cands[i].z.Origin] == cands[i].path && l.serving[cands[j].z.Origin] != cands[j].path
+	})
+	zs := make([]*Zone, len(cands))
+	for i, c := range cands {
+		zs[i] = c.z
+	}
+	snap, dups := NewSnapshot(zs, now())
+	for _, e := range dups {
+		fileErrs[e.File] = append(fileErrs[e.File], e)
+	}
+	serving := map[string]*Zone{}
+	l.serving = map[string]string{}
+	for _, c := range cands {
+		if snap.zones[c.z.Origin] != c.z {
+			continue // rejected: a new version is not kept as the last good one
+		}
+		if c.new {
+			c.st.zone = c.z
+		}
+		serving[c.path] = c.z
+		l.serving[c.z.Origin] = c.path
+		l.serials[c.z.Origin] = max(l.serials[c.z.Origin], c.z.Serial)
+	}
+	var errs ConfigErrors
+	for _, path := range paths {
+		fs := FileStatus{File: path, Zone: serving[path]}
+		if fs.Zone != nil {
+			fs.Origin = fs.Zone.Origin
+		}
+		if es := fileErrs[path]; len(es) > 0 {
+			es.sort()
+			fs.Err = es
+			errs = append(errs, es...)
+		}
+		snap.Files = append(snap.Files, fs)
+	}
 	if len(errs) > 0 {
 		errs.sort()
 		return snap, errs
@@ -97,57 +164,32 @@ func (l *Loader) Load() (*Snapshot, error) {
 	return snap, nil
 }
 
-// autoSerial derives a serial from the file's modification time, and never
-// lets it fall or repeat while the content changes within this process.
-func autoSerial(mod time.Time, prev *Zone, z *Zone) uint32 {
-	s := uint32(mod.Unix())
-	if prev != nil && prev.Hash != z.Hash && s <= prev.Serial {
-		s = prev.Serial + 1
+// autoSerial derives a serial from a file's modification time (seconds
+// since 1970), and makes it exceed floor, the highest serial this origin
+// had, so that it rises on every change within one process.
+func autoSerial(mod time.Time, floor uint32) uint32 {
+	s := uint32(1)
+	if u := mod.Unix(); u > 1 {
+		s = uint32(min(u, math.MaxUint32))
 	}
-	if prev != nil && prev.Hash == z.Hash {
-		s = max(s, prev.Serial)
+	if floor != 0 && s <= floor {
+		s = floor + 1
 	}
 	return s
 }
 
-func (l *Loader) build(now time.Time) (*Snapshot, ConfigErrors) {
-	paths := make([]string, 0, len(l.files))
-	for p := range l.files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var zs []*Zone
-	var statuses []FileStatus
-	for _, p := range paths {
-		st := l.files[p]
-		fs := FileStatus{File: p, Err: st.err, Zone: st.zone}
-		if st.zone != nil {
-			fs.Origin = st.zone.Origin
-			zs = append(zs, st.zone)
-		}
-		statuses = append(statuses, fs)
-	}
-	snap, errs := NewSnapshot(zs, now)
-	for i := range statuses {
-		for _, e := range errs {
-			if e.File == statuses[i].File {
-				statuses[i].Err = e
-				statuses[i].Zone = nil
-			}
-		}
-	}
-	snap.Files = statuses
-	return snap, errs
-}
-
-// NewSnapshot assembles zones into a snapshot. A second zone with an origin
-// already taken is left out and reported.
+// NewSnapshot assembles zones into a snapshot. A zone whose origin an
+// earlier one in zs already has is left out and reported.
 func NewSnapshot(zs []*Zone, now time.Time) (*Snapshot, ConfigErrors) {
 	s := &Snapshot{zones: map[string]*Zone{}, Built: now}
 	var errs ConfigErrors
 	for _, z := range zs {
 		if other, dup := s.zones[z.Origin]; dup {
-			errs = append(errs, &ConfigError{File: z.File, Line: 1, Col: 1, Msg: fmt.Sprintf("duplicate zone %q (already loaded from %s)", z.Origin, other.File)})
+			e := &ConfigError{File: z.File, Line: 1, Col: 1, Msg: fmt.Sprintf("duplicate zone %q (already loaded from %s)", z.Origin, other.File)}
+			if z.originAt.line > 0 {
+				e.Line, e.Col, e.Key = z.originAt.line, z.originAt.col, "origin"
+			}
+			errs = append(errs, e)
 			continue
 		}
 		s.zones[z.Origin] = z
@@ -158,23 +200,35 @@ func NewSnapshot(zs []*Zone, now time.Time) (*Snapshot, ConfigErrors) {
 	return s, errs
 }
 
+// readZone reads and parses one file, taking its modification time from
+// the file it read (not from a later stat, which may see a newer file).
 func readZone(path string) (*Zone, error) {
-	src, err := os.ReadFile(path)
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file") // a named pipe would block the open
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var mod time.Time
-	if fi, err := os.Stat(path); err == nil {
-		mod = fi.ModTime()
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return Parse(path, src, mod)
+	src, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, src, fi.ModTime())
 }
 
 func asConfigErrors(path string, err error) ConfigErrors {
 	if es := Errors(err); es != nil {
 		return es
 	}
-	return ConfigErrors{{File: path, Msg: err.Error()}}
+	return ConfigErrors{{File: path, Msg: cleanFSErr(err)}}
 }
 
 // zoneFiles lists dir/*.toml, sorted. Hidden and editor temporary files are
@@ -225,7 +279,12 @@ func LoadPaths(paths ...string) ([]*Zone, error) {
 		}
 	}
 	var zs []*Zone
+	read := map[string]bool{}
 	for _, f := range files {
+		if read[filepath.Clean(f)] {
+			continue // named twice, e.g. as a file and through its directory
+		}
+		read[filepath.Clean(f)] = true
 		z, err := readZone(f)
 		if err != nil {
 			errs = append(errs, asConfigErrors(f, err)...)

@@ -51,6 +51,8 @@ type Zone struct {
 	Pools  []*Pool          // sorted by name
 	Checks map[string]*Check
 	Labels int // labels in Origin
+
+	originAt pos // where the file sets origin, if it does: for duplicate-zone errors
 }
 
 func (z *Zone) setSerial(s uint32) {

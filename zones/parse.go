@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ func Parse(file string, src []byte, modTime time.Time) (*Zone, error) {
 		Checks:  map[string]*Check{},
 	}}
 	p.zone(raw)
+	if _, ok := raw["origin"]; ok {
+		p.z.originAt = p.pos.lookup("origin", false)
+	}
 	if len(p.errs) > 0 {
 		p.errs.sort()
 		return nil, p.errs
@@ -56,7 +60,7 @@ func Parse(file string, src []byte, modTime time.Time) (*Zone, error) {
 	z := p.z
 	z.AutoSerial = z.SOA.Serial == 0
 	if z.AutoSerial {
-		z.setSerial(autoSerial(modTime, nil, z))
+		z.setSerial(autoSerial(modTime, 0))
 	} else {
 		z.setSerial(z.SOA.Serial)
 	}
@@ -71,10 +75,11 @@ type parser struct {
 	// owners remembers where each owner name was first defined, to report
 	// duplicates written two ways ("www" and "www.example.test.").
 	owners, poolOwners map[string]string
+	buf                []byte // scratch for packing records (see packs)
 }
 
 // errAt records a problem with the value at path (a key path with
-// numbered array elements). The printed key drops the numbers.
+// numbered array elements, see index). The printed key drops the numbers.
 func (p *parser) errAt(path string, format string, args ...any) {
 	p.err(path, false, format, args...)
 }
@@ -86,22 +91,20 @@ func (p *parser) errKey(path string, format string, args ...any) {
 
 func (p *parser) err(path string, key bool, format string, args ...any) {
 	at := p.pos.lookup(path, key)
+	if at.line == 0 {
+		at = pos{1, 1} // a missing key, or an origin from the file name: the file as a whole
+	}
 	p.errs = append(p.errs, &ConfigError{File: p.file, Line: at.line, Col: at.col, Key: printKey(path), Msg: fmt.Sprintf(format, args...)})
 }
 
-// printKey drops array indices: "pools.www.endpoints.1.address" →
-// "pools.www.endpoints.address".
+// printKey drops array indices: "pools.www.endpoints[1].address" →
+// "pools.www.endpoints.address". Owner names made of digits, as in reverse
+// zones ("records.10.PTR"), are keys and stay.
 func printKey(path string) string {
-	parts := strings.Split(path, ".")
-	out := parts[:0]
-	for _, s := range parts {
-		if _, err := strconv.Atoi(s); err == nil && s != "" && s[0] >= '0' && s[0] <= '9' {
-			continue
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, ".")
+	return arrayIndex.ReplaceAllString(path, "")
 }
+
+var arrayIndex = regexp.MustCompile(`\[[0-9]+\]`)
 
 // table walks a TOML table, calling handlers by key, reporting unknown keys.
 func (p *parser) table(path string, t map[string]any, handlers map[string]func(path string, v any)) {
@@ -171,6 +174,8 @@ func tomlType(v any) string {
 		return "table"
 	case []map[string]any:
 		return "array of tables"
+	case time.Time:
+		return "datetime"
 	default:
 		return fmt.Sprintf("%T", v)
 	}
@@ -195,7 +200,7 @@ func (p *parser) strs(path string, v any) ([]string, bool) {
 		for i, e := range x {
 			s, isStr := e.(string)
 			if !isStr {
-				p.errAt(join(path, strconv.Itoa(i)), "got %s, want a string", tomlType(e))
+				p.errAt(index(path, i), "got %s, want a string", tomlType(e))
 				ok = false
 				continue
 			}
@@ -210,7 +215,7 @@ func (p *parser) strs(path string, v any) ([]string, bool) {
 // elemPath is the path of element i of a value read by strs.
 func elemPath(path string, v any, i int) string {
 	if _, isArr := v.([]any); isArr {
-		return join(path, strconv.Itoa(i))
+		return index(path, i)
 	}
 	return path
 }
@@ -263,6 +268,10 @@ func (p *parser) ttl(path string, v any) (uint32, bool) {
 			return 0, false
 		}
 		return uint32(d / time.Second), true
+	}
+	if _, isInt := v.(int64); !isInt {
+		p.errAt(path, "got %s, want seconds or a duration like \"5m\"", tomlType(v))
+		return 0, false
 	}
 	n, ok := p.integer(path, v, 0, maxTTL)
 	return uint32(n), ok
@@ -370,13 +379,20 @@ func (p *parser) zone(raw map[string]any) {
 			}
 		},
 		"ns": func(path string, v any) {
-			ss, _ := p.strs(path, v)
+			ss, ok := p.strs(path, v)
+			seen := map[string]bool{}
 			for i, s := range ss {
-				if n, ok := p.name(elemPath(path, v, i), s); ok {
+				n, ok := p.name(elemPath(path, v, i), s)
+				switch {
+				case !ok:
+				case seen[n]:
+					p.errAt(elemPath(path, v, i), "duplicate name server %q", s)
+				default:
+					seen[n] = true
 					nsNames = append(nsNames, n)
 				}
 			}
-			if len(ss) == 0 {
+			if ok && len(ss) == 0 {
 				p.errAt(path, "empty (want at least one name server)")
 			}
 		},
@@ -386,7 +402,7 @@ func (p *parser) zone(raw map[string]any) {
 		"checks":  func(path string, v any) { checks = p.subtable(path, v) },
 	})
 	if _, ok := raw["ns"]; !ok {
-		p.errAt("", "ns: missing (want the apex name servers, e.g. ns = [\"ns1\", \"ns2\"])")
+		p.errAt("ns", "missing (want the apex name servers, e.g. ns = [\"ns1\", \"ns2\"])")
 	}
 	if len(nsNames) == 0 {
 		nsNames = []string{"invalid."}

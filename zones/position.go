@@ -5,23 +5,44 @@ import (
 	"strings"
 )
 
-// pos is where a key or value starts in a source file (1-based).
+// pos is where a key or value starts in a source file: 1-based line, and
+// 1-based column counted in bytes (as the TOML decoder and the Go tools do).
 type pos struct{ line, col int }
 
 // positions maps key paths to where they appear in a TOML source. The TOML
 // decoder keeps positions private (and one per key name, not per element of
-// an array of tables), so we scan the text ourselves. Paths use the key
-// pieces joined by dots, with array-of-tables and array elements numbered:
+// an array of tables), so we scan the text ourselves. Paths are the key
+// pieces joined by dots, with the elements of arrays and of arrays of tables
+// numbered in brackets (see index):
 //
-//	pools.www.endpoints.1.address   the second [[pools.www.endpoints]]
-//	records.@.A.2                   the third string in A = [...]
+//	pools.www.endpoints[1].address   the second [[pools.www.endpoints]]
+//	records.@.A[2]                   the third string in A = [...]
 //
-// The scan covers the forms zone files use (table headers, key = value,
-// dotted keys, multi-line arrays). Anything it cannot place falls back to the
+// A key's position is that of its own piece: "www" in [records.www] or in
+// records.www.A = [...]. The scan runs only on text the decoder accepted,
+// and covers TOML 1.1 (dotted keys, arrays and inline tables over several
+// lines, comments inside them). Anything it cannot place falls back to the
 // nearest enclosing key that it did place (see lookup).
 type positions struct {
 	keys map[string]pos // key name position
 	vals map[string]pos // value position
+}
+
+// index is the path of element i of the array at path.
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// parentPath strips the last piece (key or index) off path.
+func parentPath(path string) (string, bool) {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i > 0 {
+			return path[:i], true
+		}
+	}
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", false
+	}
+	return path[:i], true
 }
 
 func scanPositions(src string) *positions {
@@ -31,8 +52,8 @@ func scanPositions(src string) *positions {
 	return p
 }
 
-// lookup returns the value position of path (or its key position, or that
-// of the closest ancestor that has one).
+// lookup returns the value position of path (or its key position when
+// wantKey, or that of the closest ancestor that has one).
 func (p *positions) lookup(path string, wantKey bool) pos {
 	for {
 		if wantKey {
@@ -46,11 +67,10 @@ func (p *positions) lookup(path string, wantKey bool) pos {
 		if q, ok := p.keys[path]; ok {
 			return q
 		}
-		i := strings.LastIndexByte(path, '.')
-		if i < 0 {
+		var ok bool
+		if path, ok = parentPath(path); !ok {
 			return pos{}
 		}
-		path = path[:i]
 	}
 }
 
@@ -61,7 +81,6 @@ type scanner struct {
 	p         *positions
 	table     string         // current table path ("" at top level)
 	arrays    map[string]int // array-of-tables path → elements seen
-	tableKeys []string       // raw pieces of the current header, for resolving
 }
 
 func (s *scanner) eof() bool { return s.i >= len(s.src) }
@@ -82,6 +101,11 @@ func (s *scanner) adv() {
 		s.col++
 	}
 	s.i++
+}
+func (s *scanner) advN(n int) {
+	for ; n > 0; n-- {
+		s.adv()
+	}
 }
 func (s *scanner) here() pos { return pos{s.line, s.col} }
 
@@ -113,16 +137,22 @@ func (s *scanner) skipBlank() {
 }
 
 func (s *scanner) run() {
+	if strings.HasPrefix(s.src, "\uFEFF") { // a byte order mark is not a key
+		s.i = len("\uFEFF")
+	}
 	for {
 		s.skipBlank()
 		if s.eof() {
 			return
 		}
-		switch s.peek() {
-		case '[':
+		start := s.i
+		if s.peek() == '[' {
 			s.header()
-		default:
+		} else {
 			s.keyValue(s.table)
+		}
+		if s.i == start { // cannot happen on valid TOML; never loop forever
+			s.skipLine()
 		}
 	}
 }
@@ -134,20 +164,14 @@ func join(prefix, k string) string {
 	return prefix + "." + k
 }
 
-// resolve numbers array-of-tables components of a header path.
-func (s *scanner) resolve(pieces []string) string {
-	path := ""
-	for _, k := range pieces {
-		path = join(path, k)
-		if n, ok := s.arrays[path]; ok && n > 0 {
-			path = join(path, strconv.Itoa(n-1))
-		}
+// setKey records where the key at path is written, keeping the first.
+func (s *scanner) setKey(path string, at pos) {
+	if _, seen := s.p.keys[path]; !seen {
+		s.p.keys[path] = at
 	}
-	return path
 }
 
 func (s *scanner) header() {
-	at := s.here()
 	s.adv()
 	array := false
 	if s.peek() == '[' {
@@ -155,30 +179,46 @@ func (s *scanner) header() {
 		s.adv()
 	}
 	pieces, ok := s.keyPieces()
+	s.skipLine()
 	if !ok {
-		s.skipLine()
 		return
 	}
-	s.skipLine()
-	if array {
-		parent := s.resolve(pieces[:len(pieces)-1])
-		raw := join(parent, pieces[len(pieces)-1])
-		s.arrays[raw]++
-		s.table = join(raw, strconv.Itoa(s.arrays[raw]-1))
-		if _, seen := s.p.keys[raw]; !seen {
-			s.p.keys[raw] = at
+	// Number the arrays of tables on the way down: [a.b] after [[a]] is a
+	// table inside the last element of a.
+	path := ""
+	for i, pc := range pieces {
+		path = join(path, pc.name)
+		last := i == len(pieces)-1
+		if last && array {
+			s.setKey(path, pc.at)
+			s.arrays[path]++
+			path = index(path, s.arrays[path]-1)
+			s.p.keys[path] = pc.at
+			break
 		}
-	} else {
-		s.table = s.resolve(pieces)
+		if n := s.arrays[path]; n > 0 {
+			path = index(path, n-1)
+		}
+		if last {
+			s.p.keys[path] = pc.at
+		} else {
+			s.setKey(path, pc.at)
+		}
 	}
-	s.p.keys[s.table] = at
+	s.table = path
+}
+
+type piece struct {
+	name string
+	at   pos
 }
 
 // keyPieces reads a dotted key up to '=' or ']' (not consumed).
-func (s *scanner) keyPieces() ([]string, bool) {
-	var pieces []string
+func (s *scanner) keyPieces() ([]piece, bool) {
+	var pieces []piece
 	for {
 		s.skipSpace()
+		at := s.here()
 		var k string
 		switch c := s.peek(); c {
 		case '"':
@@ -187,7 +227,7 @@ func (s *scanner) keyPieces() ([]string, bool) {
 			k = s.literalString()
 		default:
 			start := s.i
-			for c := s.peek(); c != 0 && c != '.' && c != '=' && c != ']' && c != ' ' && c != '\t' && c != '\n' && c != '#'; c = s.peek() {
+			for c := s.peek(); isBareKeyByte(c); c = s.peek() {
 				s.adv()
 			}
 			k = s.src[start:s.i]
@@ -195,7 +235,7 @@ func (s *scanner) keyPieces() ([]string, bool) {
 				return nil, false
 			}
 		}
-		pieces = append(pieces, k)
+		pieces = append(pieces, piece{k, at})
 		s.skipSpace()
 		if s.peek() != '.' {
 			return pieces, true
@@ -204,8 +244,12 @@ func (s *scanner) keyPieces() ([]string, bool) {
 	}
 }
 
+func isBareKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' ||
+		c >= 0x80 // TOML 1.1 allows some non-ASCII in bare keys; the decoder has vetted them
+}
+
 func (s *scanner) keyValue(table string) {
-	at := s.here()
 	pieces, ok := s.keyPieces()
 	if !ok || s.peek() != '=' {
 		s.skipLine()
@@ -214,10 +258,14 @@ func (s *scanner) keyValue(table string) {
 	s.adv()
 	s.skipSpace()
 	path := table
-	for _, k := range pieces {
-		path = join(path, k)
+	for i, pc := range pieces {
+		path = join(path, pc.name)
+		if i == len(pieces)-1 {
+			s.p.keys[path] = pc.at
+		} else {
+			s.setKey(path, pc.at)
+		}
 	}
-	s.p.keys[path] = at
 	s.value(path)
 	s.skipSpace()
 	if s.peek() == '#' {
@@ -244,28 +292,35 @@ func (s *scanner) value(path string) {
 				s.adv()
 				return
 			}
-			s.value(join(path, strconv.Itoa(n)))
+			start := s.i
+			s.value(index(path, n))
 			s.skipBlank()
 			if s.peek() == ',' {
+				s.adv()
+			} else if s.i == start {
 				s.adv()
 			}
 		}
 	case '{':
 		s.adv()
 		for {
-			s.skipSpace()
-			if s.eof() || s.peek() == '\n' {
+			s.skipBlank()
+			if s.eof() {
 				return
 			}
-			if s.peek() == '}' {
+			switch s.peek() {
+			case '}':
 				s.adv()
 				return
-			}
-			if s.peek() == ',' {
+			case ',':
 				s.adv()
 				continue
 			}
+			start := s.i
 			s.keyValue(path)
+			if s.i == start {
+				s.adv()
+			}
 		}
 	default:
 		for c := s.peek(); c != 0 && c != ',' && c != ']' && c != '}' && c != '\n' && c != '#'; c = s.peek() {
@@ -274,54 +329,94 @@ func (s *scanner) value(path string) {
 	}
 }
 
+// basicString reads a "basic" or """multi-line""" string and returns its
+// value with escapes decoded, so that quoted keys match the decoder's.
 func (s *scanner) basicString() string {
-	if strings.HasPrefix(s.src[s.i:], `"""`) {
+	multi := strings.HasPrefix(s.src[s.i:], `"""`)
+	if multi {
+		s.advN(3)
+	} else {
 		s.adv()
-		s.adv()
-		s.adv()
-		start := s.i
-		for !s.eof() && !strings.HasPrefix(s.src[s.i:], `"""`) {
-			if s.peek() == '\\' {
-				s.adv()
-			}
-			s.adv()
-		}
-		v := s.src[start:s.i]
-		s.adv()
-		s.adv()
-		s.adv()
-		return v
 	}
-	s.adv()
 	var b strings.Builder
-	for !s.eof() && s.peek() != '"' && s.peek() != '\n' {
-		if s.peek() == '\\' {
-			s.adv()
-			if s.eof() {
-				break
+	for !s.eof() {
+		c := s.peek()
+		if multi && strings.HasPrefix(s.src[s.i:], `"""`) {
+			// Up to two quotes may end the content: """a""""" is `a""`.
+			n := 3
+			for n < 5 && s.i+n < len(s.src) && s.src[s.i+n] == '"' {
+				n++
 			}
+			b.WriteString(strings.Repeat(`"`, n-3))
+			s.advN(n)
+			return b.String()
 		}
-		b.WriteByte(s.peek())
+		if !multi && (c == '"' || c == '\n') {
+			s.adv()
+			return b.String()
+		}
+		if c != '\\' {
+			b.WriteByte(c)
+			s.adv()
+			continue
+		}
+		s.adv()
+		e := s.peek()
+		s.adv()
+		switch e {
+		case 'b':
+			b.WriteByte('\b')
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'f':
+			b.WriteByte('\f')
+		case 'r':
+			b.WriteByte('\r')
+		case 'e':
+			b.WriteByte(0x1b)
+		case 'x', 'u', 'U':
+			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
+			if s.i+n > len(s.src) {
+				continue
+			}
+			r, err := strconv.ParseUint(s.src[s.i:s.i+n], 16, 32)
+			s.advN(n)
+			if err == nil {
+				b.WriteRune(rune(r))
+			}
+		case ' ', '\t', '\r', '\n':
+			// A line-ending backslash trims the following whitespace.
+			s.skipBlankOnly()
+		default:
+			b.WriteByte(e)
+		}
+	}
+	return b.String()
+}
+
+// skipBlankOnly skips whitespace and newlines (not comments: inside a string).
+func (s *scanner) skipBlankOnly() {
+	for c := s.peek(); c == ' ' || c == '\t' || c == '\r' || c == '\n'; c = s.peek() {
 		s.adv()
 	}
-	s.adv()
-	return b.String()
 }
 
 func (s *scanner) literalString() string {
 	if strings.HasPrefix(s.src[s.i:], `'''`) {
-		s.adv()
-		s.adv()
-		s.adv()
+		s.advN(3)
 		start := s.i
 		for !s.eof() && !strings.HasPrefix(s.src[s.i:], `'''`) {
 			s.adv()
 		}
-		v := s.src[start:s.i]
-		s.adv()
-		s.adv()
-		s.adv()
-		return v
+		end := s.i
+		n := 3
+		for n < 5 && s.i+n < len(s.src) && s.src[s.i+n] == '\'' {
+			n++
+		}
+		s.advN(n)
+		return s.src[start:end] + strings.Repeat("'", n-3)
 	}
 	s.adv()
 	start := s.i

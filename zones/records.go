@@ -29,6 +29,7 @@ func (p *parser) records(path, owner string, v any) {
 		}
 	}
 	n := p.node(name)
+	typeKeys := map[uint16]string{} // "A" and "a" are one type: keep one key
 	for _, key := range sortedKeys(t) {
 		if key == "ttl" {
 			continue
@@ -37,15 +38,20 @@ func (p *parser) records(path, owner string, v any) {
 		rrtype, known := dns.StringToType[strings.ToUpper(key)]
 		if !known {
 			if strings.HasPrefix(strings.ToUpper(key), "TYPE") {
-				if num, err := strconv.ParseUint(key[4:], 10, 16); err == nil {
+				if num, err := strconv.ParseUint(key[4:], 10, 16); err == nil && num > 0 {
 					rrtype, known = uint16(num), true
 				}
 			}
 		}
 		if !known {
-			p.errKey(kp, "unknown key (want a record type like A, AAAA, MX, TXT, or ttl)")
+			p.errKey(kp, "unknown key (want a record type like A, AAAA, MX, TXT, or ttl)%s", suggestType(key))
 			continue
 		}
+		if prev, dup := typeKeys[rrtype]; dup {
+			p.errKey(kp, "duplicate record type (already given as %s)", prev)
+			continue
+		}
+		typeKeys[rrtype] = key
 		switch rrtype {
 		case dns.TypeSOA:
 			p.errKey(kp, "SOA is set by the [soa] table, not in records")
@@ -85,6 +91,28 @@ func (p *parser) records(path, owner string, v any) {
 	}
 }
 
+// suggestType proposes what an unknown key in [records.OWNER] may have
+// meant: "ttl" for "TTL", or a record type one edit away ("MXX" → "MX").
+func suggestType(key string) string {
+	if strings.EqualFold(key, "ttl") {
+		return ` (did you mean "ttl"?)`
+	}
+	if len(key) < 3 {
+		return ""
+	}
+	u := strings.ToUpper(key)
+	best := ""
+	for name := range dns.StringToType {
+		if editDistance(u, name) == 1 && (best == "" || name < best) {
+			best = name
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
 func cnameKey(t map[string]any) string {
 	for k := range t {
 		if strings.EqualFold(k, "CNAME") {
@@ -101,16 +129,25 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		if len(val) == 0 {
 			return nil, "empty TXT value"
 		}
+		// Split the text into 255-byte character-strings (RFC 1035
+		// §3.3.14). miekg/dns keeps TXT strings in presentation form and
+		// decodes backslash escapes when packing, so escape backslashes
+		// to send the text exactly as written.
 		var chunks []string
-		for len(val) > 255 {
-			chunks = append(chunks, val[:255])
-			val = val[255:]
+		size := len(val)
+		for len(val) > 0 {
+			c := val[:min(len(val), 255)]
+			val = val[len(c):]
+			chunks = append(chunks, strings.ReplaceAll(c, `\`, `\\`))
 		}
-		chunks = append(chunks, val)
+		var rr dns.RR = &dns.TXT{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}
 		if rrtype == dns.TypeSPF {
-			return &dns.SPF{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}, ""
+			rr = &dns.SPF{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}
 		}
-		return &dns.TXT{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}, ""
+		if !p.packs(rr) {
+			return nil, fmt.Sprintf("%s value too long (%d bytes; a record holds at most about 64000)", typeName(rrtype), size)
+		}
+		return rr, ""
 	case dns.TypeA, dns.TypeAAAA:
 		a, err := netip.ParseAddr(strings.TrimSpace(val))
 		if err != nil || a.Zone() != "" {
@@ -124,8 +161,11 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		}
 		return addrRR(owner, ttl, a), ""
 	}
-	if strings.ContainsAny(val, "\n;") && rrtype != dns.TypeCAA {
-		return nil, fmt.Sprintf("invalid %s data %q", dns.TypeToString[rrtype], val)
+	if strings.ContainsAny(val, "\n\r") {
+		return nil, fmt.Sprintf("invalid %s data %q: line break (write one record per string)", typeName(rrtype), val)
+	}
+	if unquotedSemicolon(val) {
+		return nil, fmt.Sprintf("invalid %s data %q: unquoted \";\" would start a comment (quote it, or leave comments to TOML)", typeName(rrtype), val)
 	}
 	zp := dns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s %d IN %s %s\n", owner, ttl, typeName(rrtype), val)), p.z.Origin, "")
 	zp.SetIncludeAllowed(false)
@@ -140,8 +180,43 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 	if _, more := zp.Next(); more {
 		return nil, fmt.Sprintf("invalid %s data %q: more than one record", typeName(rrtype), val)
 	}
+	if rr.Header().Rrtype != rrtype {
+		return nil, fmt.Sprintf("invalid %s data %q", typeName(rrtype), val)
+	}
 	rr.Header().Name = owner
+	if !p.packs(rr) {
+		return nil, fmt.Sprintf("invalid %s data %q: does not fit in a DNS message", typeName(rrtype), val)
+	}
 	return rr, ""
+}
+
+// packs reports whether rr packs into wire format, so that a record that
+// loaded can always be served.
+func (p *parser) packs(rr dns.RR) bool {
+	if p.buf == nil {
+		p.buf = make([]byte, dns.MaxMsgSize)
+	}
+	_, err := dns.PackRR(rr, p.buf, 0, nil, false)
+	return err == nil
+}
+
+// unquotedSemicolon reports whether s has a ";" outside double quotes: in
+// presentation format it starts a comment and would silently cut the data.
+func unquotedSemicolon(s string) bool {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func typeName(t uint16) string {
@@ -153,14 +228,15 @@ func typeName(t uint16) string {
 
 var parseErrTail = regexp.MustCompile(`\s*at line: \d+:\d+$`)
 
-// cleanParseErr turns `dns: bad MX Mx: "x" at line: 1:24` into `bad MX Mx`.
+// cleanParseErr turns `dns: bad MX Mx: "x" at line: 1:24` into `bad MX Mx`:
+// the value is already quoted in our message and the position is ours.
 func cleanParseErr(s string) string {
 	s = strings.TrimPrefix(s, "dns: ")
 	s = parseErrTail.ReplaceAllString(s, "")
 	if i := strings.Index(s, `: "`); i > 0 {
 		s = s[:i]
 	}
-	return strings.ToLower(s)
+	return s
 }
 
 func addrRR(owner string, ttl uint32, a netip.Addr) dns.RR {
@@ -248,6 +324,18 @@ func (p *parser) pool(path, key string, v any) {
 			switch x := v.(type) {
 			case []map[string]any:
 				eps = x
+			case []any: // endpoints = [{ address = "..." }, ...]
+				eps = []map[string]any{}
+				for i, e := range x {
+					if m, ok := e.(map[string]any); ok {
+						eps = append(eps, m)
+					} else {
+						p.errAt(index(kp, i), "got %s, want a table like { address = \"192.0.2.1\" }", tomlType(e))
+					}
+				}
+				if len(eps) < len(x) {
+					eps = nil
+				}
 			default:
 				p.errAt(kp, "got %s, want [[%s]] tables", tomlType(v), printKey(kp))
 			}
@@ -289,7 +377,7 @@ func (p *parser) pool(path, key string, v any) {
 		}
 	}
 	for i, e := range eps {
-		ep := join(epsPath, strconv.Itoa(i))
+		ep := index(epsPath, i)
 		if x := p.endpoint(ep, e, pl.Policy); x != nil {
 			p.addEndpoint(pl, join(ep, "address"), x)
 		}
@@ -432,7 +520,11 @@ func (p *parser) endpoint(path string, t map[string]any, pol Policy) *Endpoint {
 		return nil
 	}
 	if (lat == nil) != (lon == nil) {
-		p.errKey(path, "endpoint needs both lat and lon, or neither")
+		if _, has := t["lat"]; has {
+			p.errKey(join(path, "lat"), "lat without lon (want both, or neither)")
+		} else {
+			p.errKey(join(path, "lon"), "lon without lat (want both, or neither)")
+		}
 	} else if lat != nil {
 		e.Lat, e.Lon, e.HasLoc = *lat, *lon, true
 	}
@@ -453,16 +545,17 @@ func (p *parser) validatePool(path string, pl *Pool) {
 	}
 	if pl.Policy == Weighted || pl.Policy == Sticky {
 		for fam, eps := range [][]*Endpoint{pl.V4, pl.V6} {
-			if len(eps) > 0 && pl.TotalWeight[fam] == 0 && allAuto(eps) {
-				p.errKey(join(path, "policy"), "every endpoint has weight 0")
+			if len(eps) > 0 && allZero(eps) {
+				p.errKey(join(path, "policy"), "policy %q with every IPv%s endpoint at weight 0 (want at least one weight above 0)",
+					pl.Policy, map[int]string{0: "4", 1: "6"}[fam])
 			}
 		}
 	}
 }
 
-func allAuto(eps []*Endpoint) bool {
+func allZero(eps []*Endpoint) bool {
 	for _, e := range eps {
-		if e.State != Auto {
+		if e.Weight != 0 {
 			return false
 		}
 	}
@@ -583,8 +676,12 @@ func (p *parser) check(path, name string, v any) {
 	if _, has := t["type"]; !has {
 		p.errKey(path, "check has no type (want http, https, tcp or dns)")
 	}
-	if c.Timeout >= c.Interval {
-		p.errAt(join(path, "timeout"), "timeout %s must be shorter than interval %s", c.Timeout, c.Interval)
+	if c.Timeout >= c.Interval && c.Interval >= time.Second {
+		at := join(path, "timeout")
+		if _, has := t["timeout"]; !has {
+			at = join(path, "interval")
+		}
+		p.errAt(at, "timeout %s must be shorter than interval %s", c.Timeout, c.Interval)
 	}
 	if !portSet {
 		switch c.Type {
@@ -649,9 +746,6 @@ func (p *parser) finish() {
 				p.errKey(key, "%q is a pool and also a delegation (NS)", name)
 			}
 		}
-		if n.Cut && len(n.Sets[dns.TypeCNAME]) > 0 {
-			p.errKey(join("records", p.ownerKey(name)), "CNAME beside NS at %q", name)
-		}
 		for _, cut := range cuts {
 			if name != cut && dns.IsSubDomain(cut, name) {
 				bad := n.Pool != nil
@@ -683,13 +777,6 @@ func (p *parser) finish() {
 		}
 	}
 	sort.Slice(z.Pools, func(i, j int) bool { return z.Pools[i].Name < z.Pools[j].Name })
-}
-
-func (p *parser) ownerKey(name string) string {
-	if k, ok := p.owners[name]; ok {
-		return strings.TrimPrefix(strings.TrimPrefix(k, "records."), "pools.")
-	}
-	return name
 }
 
 func (p *parser) nodeKey(n *Node) string {

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	dnssrv "github.com/gslb/gslb/dns"
+	"github.com/gslb/gslb/geo"
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+)
+
+// app is a running server: the pieces serve wires together.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	started time.Time
+	store   zones.Store
+	loader  *zones.Loader
+	health  *health.Manager
+	geo     *geo.DB
+	handler *dnssrv.Handler
+	dns     *dnssrv.Server
+	httpLn  net.Listener
+
+	mu         sync.Mutex // guards the reload bookkeeping below
+	reloads    int
+	reloadErrs int
+	lastReload time.Time
+	lastErr    error
+	ready      bool
+}
+
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: gslb serve [flags]
+
+Serves the zones in --zones on every --listen address (UDP and TCP), with a
+status page and JSON API on --http. Zone files and GeoIP databases are
+watched and reloaded on change and on SIGHUP; SIGINT/SIGTERM stop cleanly.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	cfg, err := parseServeFlags(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 2
+	}
+	log, err := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, code := start(ctx, cfg, log)
+	if a == nil {
+		return code
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			a.close()
+			return 0
+		case <-hup:
+			log.Info("reload requested", "by", "SIGHUP")
+			a.reload("SIGHUP")
+			if err := a.geo.Reload(); err != nil {
+				log.Warn("geoip reload rejected", "err", err)
+			}
+		}
+	}
+}
+
+// start builds and starts everything; on failure it returns nil and the
+// exit code (2 for configuration, 1 for runtime problems like binding).
+func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
+	a := &app{cfg: cfg, log: log, started: time.Now()}
+	if fi, err := os.Stat(cfg.Zones); err != nil || !fi.IsDir() {
+		log.Error("zones directory unusable", "dir", cfg.Zones, "err", errOr(err, "not a directory"))
+		return nil, 2
+	}
+	if len(cfg.GeoIP) > 0 {
+		db, err := geo.Open(cfg.GeoIP, log)
+		if err != nil {
+			log.Error("geoip database unusable", "err", err)
+			return nil, 2
+		}
+		a.geo = db
+	}
+	a.health = health.New(health.Options{Logger: log})
+	a.loader = zones.NewLoader(cfg.Zones)
+	a.reload("start")
+	var locator dnssrv.Locator
+	if a.geo != nil {
+		locator = a.geo
+	}
+	a.handler = dnssrv.NewHandler(dnssrv.Config{
+		Zones:        &a.store,
+		Health:       func() dnssrv.HealthView { return a.health.Current() },
+		Locator:      locator,
+		Log:          log.With("component", "dns"),
+		UseECS:       cfg.ECS.Use,
+		MaxUDPSize:   cfg.MaxUDPSize,
+		ChaosVersion: cfg.Chaos.Version,
+		ChaosID:      cfg.Chaos.ID,
+	})
+	a.dns = dnssrv.NewServer(dnssrv.ServerConfig{
+		Listen:         cfg.Listen,
+		Log:            log.With("component", "dns"),
+		TCPMaxConns:    cfg.TCP.MaxConns,
+		TCPIdleTimeout: cfg.TCP.IdleTimeout.Duration,
+		TCPMaxQueries:  cfg.TCP.MaxQueries,
+	}, a.handler)
+	if err := a.dns.Start(); err != nil {
+		log.Error("dns listener failed", "err", err)
+		a.health.Close()
+		return nil, 1
+	}
+	if cfg.HTTP != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			log.Error("http listener failed", "addr", cfg.HTTP, "err", err)
+			a.dns.Close()
+			a.health.Close()
+			return nil, 1
+		}
+		a.httpLn = ln
+		srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				log.Error("http server stopped", "err", err)
+			}
+		}()
+		context.AfterFunc(ctx, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		})
+		log.Info("http listening", "addr", ln.Addr().String())
+	}
+	go a.watchZones(ctx)
+	if a.geo != nil {
+		go func() {
+			if err := a.geo.Watch(ctx); err != nil {
+				log.Warn("geoip watch stopped", "err", err)
+			}
+		}()
+	}
+	a.mu.Lock()
+	a.ready = true
+	a.mu.Unlock()
+	return a, 0
+}
+
+func errOr(err error, s string) any {
+	if err != nil {
+		return err
+	}
+	return s
+}
+
+func (a *app) close() {
+	a.dns.Close()
+	a.health.Close()
+}
+
+// reload loads the zones directory and publishes the result; files that
+// fail keep their previous version (zones.Loader), so serving goes on.
+func (a *app) reload(reason string) {
+	snap, err := a.loader.Load()
+	a.mu.Lock()
+	a.reloads++
+	a.lastReload = time.Now()
+	a.lastErr = err
+	if err != nil {
+		a.reloadErrs++
+	}
+	a.mu.Unlock()
+	if snap == nil {
+		a.log.Warn("reload rejected", "reason", reason, "err", err)
+		return
+	}
+	a.store.Replace(snap)
+	a.health.Update(healthTargets(snap))
+	for _, e := range zones.Errors(err) {
+		a.log.Warn("zone file rejected", "file", e.File, "err", e.Error())
+	}
+	for _, z := range snap.Zones() {
+		a.log.Debug("zone loaded", "zone", z.Origin, "serial", z.Serial, "file", z.File)
+	}
+	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)))
+}
+
+// healthTargets lists the probe targets of every pool endpoint that a
+// check decides (state "auto"); equal keys collapse into one prober.
+func healthTargets(snap *zones.Snapshot) []health.Target {
+	var ts []health.Target
+	for _, z := range snap.Zones() {
+		for _, p := range z.Pools {
+			if p.Check == nil {
+				continue
+			}
+			for _, e := range p.Endpoints {
+				if e.CheckKey == "" || e.State != zones.Auto {
+					continue
+				}
+				ts = append(ts, health.Target{Key: e.CheckKey, Addr: e.Addr, Spec: healthSpec(p.Check)})
+			}
+		}
+	}
+	return ts
+}
+
+func healthSpec(c *zones.Check) health.Spec {
+	return health.Spec{
+		Type: c.Type, Port: c.Port, Path: c.Path, Host: c.Host, Expect: c.Expect, Body: c.Body,
+		Headers: c.Headers, Insecure: c.Insecure, Query: c.Query, QueryType: c.QueryType,
+		Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
+	}
+}
+
+// watchZones reloads when a zone file in the directory changes. Events
+// are debounced: an editor's save or a rename-into-place is one reload.
+func (a *app) watchZones(ctx context.Context) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		a.log.Warn("zone watch unavailable; reload with SIGHUP", "err", err)
+		return
+	}
+	defer w.Close()
+	if err := w.Add(a.cfg.Zones); err != nil {
+		a.log.Warn("zone watch unavailable; reload with SIGHUP", "dir", a.cfg.Zones, "err", err)
+		return
+	}
+	var timer <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if zones.IsZoneFile(filepath.Base(ev.Name)) {
+				timer = time.After(200 * time.Millisecond)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			a.log.Warn("zone watch error", "err", err)
+		case <-timer:
+			timer = nil
+			a.reload("file change")
+		}
+	}
+}
