@@ -82,8 +82,10 @@ func (r *record) UnmarshalMaxMindDBCursor(c mmdbdata.Cursor) (mmdbdata.Cursor, e
 		var s string
 		switch string(key) {
 		case "country", "country_code":
+			// IPinfo's "country" may be a name beside "country_code": keep
+			// whichever value is shaped like a code, in any key order.
 			s, next, err = readCode(v, "iso_code")
-			if s != "" {
+			if len(s) == 2 {
 				r.country = s
 			}
 		case "registered_country":

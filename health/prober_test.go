@@ -362,7 +362,7 @@ func TestManagerHTTPDownAndBackUp(t *testing.T) {
 	defer func() { srv.Close() }()
 
 	m := realManager(t)
-	spec := Spec{Type: "http", Port: addr.Port(), Body: "ok", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	spec := Spec{Type: "http", Port: addr.Port(), Body: "ok", Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}
 	tg := Target{Addr: addr.Addr(), Spec: spec}
 	key := tg.DefaultKey()
 	m.Update([]Target{tg})
@@ -373,10 +373,11 @@ func TestManagerHTTPDownAndBackUp(t *testing.T) {
 	}
 
 	srv.Close()
-	st = waitFor(t, m, key, "down", isDown)
-	if st.Reason != "connect: connection refused" {
-		t.Errorf("down: got reason %q, want \"connect: connection refused\"", st.Reason)
-	}
+	// A loaded machine may time a probe out; the outcome that matters is
+	// down with the refusal, so wait for that rather than for any down.
+	waitFor(t, m, key, "down, refused", func(st Status) bool {
+		return isDown(st) && st.Reason == "connect: connection refused"
+	})
 
 	ln, err = net.Listen("tcp", addr.String())
 	if err != nil {
@@ -406,15 +407,15 @@ func TestManagerHTTP503AndTimeout(t *testing.T) {
 	for _, s := range []*httptest.Server{bad, slow} {
 		a := addrOf(t, s.Listener.Addr())
 		ts = append(ts, Target{Key: s.URL, Addr: a.Addr(),
-			Spec: Spec{Type: "http", Port: a.Port(), Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}})
+			Spec: Spec{Type: "http", Port: a.Port(), Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}})
 	}
 	m.Update(ts)
-	if st := waitFor(t, m, bad.URL, "down", isDown); st.Reason != "status 503" {
-		t.Errorf("503 server: got reason %q, want \"status 503\"", st.Reason)
-	}
-	if st := waitFor(t, m, slow.URL, "down", isDown); st.Reason != "timeout after 50ms" {
-		t.Errorf("slow server: got reason %q, want \"timeout after 50ms\"", st.Reason)
-	}
+	waitFor(t, m, bad.URL, "down with status 503", func(st Status) bool {
+		return isDown(st) && st.Reason == "status 503"
+	})
+	waitFor(t, m, slow.URL, "down with a timeout", func(st Status) bool {
+		return isDown(st) && st.Reason == "timeout after 80ms"
+	})
 }
 
 // TestManagerDialsTheTargetAddress runs two servers on the same port of
@@ -438,13 +439,13 @@ func TestManagerDialsTheTargetAddress(t *testing.T) {
 		defer srv.Close()
 	}
 	m := realManager(t)
-	spec := Spec{Type: "http", Port: port, Host: "www.example.test", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	spec := Spec{Type: "http", Port: port, Host: "www.example.test", Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}
 	m.Update([]Target{
 		{Key: "eleven", Addr: netip.MustParseAddr("127.0.0.11"), Spec: spec},
 		{Key: "twelve", Addr: netip.MustParseAddr("127.0.0.12"), Spec: spec},
 	})
 	waitFor(t, m, "eleven", "up", isUp)
-	if st := waitFor(t, m, "twelve", "down", isDown); st.Reason != "status 503" {
-		t.Errorf("twelve: got reason %q, want \"status 503\"", st.Reason)
-	}
+	waitFor(t, m, "twelve", "down with status 503", func(st Status) bool {
+		return isDown(st) && st.Reason == "status 503"
+	})
 }

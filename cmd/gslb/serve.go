@@ -101,9 +101,7 @@ Flags:`)
 		case <-hup:
 			log.Info("reload requested", "by", "SIGHUP")
 			a.reload("SIGHUP")
-			if err := a.geo.Reload(); err != nil {
-				log.Warn("geoip reload rejected", "err", err)
-			}
+			_ = a.geo.Reload() // logs each rejected file itself
 		}
 	}
 }
@@ -228,8 +226,10 @@ func (a *app) reload(reason string) {
 	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)))
 }
 
-// healthTargets lists the probe targets of every pool endpoint that a
-// check decides (state "auto"); equal keys collapse into one prober.
+// healthTargets lists the probe targets of every pool endpoint with a
+// check; equal keys collapse into one prober. Endpoints the operator set
+// up/down/drain are probed too, so /status shows whether a drained server
+// is healthy before it is put back.
 func healthTargets(snap *zones.Snapshot) []health.Target {
 	var ts []health.Target
 	for _, z := range snap.Zones() {
@@ -238,7 +238,7 @@ func healthTargets(snap *zones.Snapshot) []health.Target {
 				continue
 			}
 			for _, e := range p.Endpoints {
-				if e.CheckKey == "" || e.State != zones.Auto {
+				if e.CheckKey == "" {
 					continue
 				}
 				ts = append(ts, health.Target{Key: e.CheckKey, Addr: e.Addr, Spec: healthSpec(p.Check)})
