@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -35,7 +36,9 @@ func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16
 		}
 		if cn := node.Sets[dns.TypeCNAME]; len(cn) > 0 && qtype != dns.TypeCNAME {
 			m.Answer = append(m.Answer, owned(cn[0], name, wild))
-			trace(tr, "%s is a CNAME to %s", name, cn[0].(*dns.CNAME).Target)
+			if tr != nil {
+				tr.Step("%s is a CNAME to %s", name, cn[0].(*dns.CNAME).Target)
+			}
 			target := strings.ToLower(cn[0].(*dns.CNAME).Target)
 			if !dns.IsSubDomain(z.Origin, target) || hop >= maxCNAMEHops || inAnswer(m, target) {
 				return scope
@@ -51,10 +54,15 @@ func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16
 			}
 		}
 		if node.Pool != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-			trace(tr, "%s is pool %q (policy %s, %d endpoints)", name, node.Pool.Key, node.Pool.Policy, len(node.Pool.Endpoints))
+			if tr != nil {
+				tr.Step("%s is pool %q (policy %s, %d endpoints)", name, node.Pool.Key, node.Pool.Policy, len(node.Pool.Endpoints))
+			}
 			sel := h.sel.Select(node.Pool, qtype, hv, c, sc.eps[:0], tr)
-			trace(tr, "ECS scope /%d", sel.Scope)
+			if tr != nil {
+				tr.Step("ECS scope /%d", sel.Scope)
+			}
 			scope = max(scope, sel.Scope)
+			m.Answer = slices.Grow(m.Answer, len(sel.Endpoints))
 			for _, e := range sel.Endpoints {
 				m.Answer = append(m.Answer, e.RR)
 			}
@@ -68,6 +76,7 @@ func (h *Handler) fromZone(m *dns.Msg, z *zones.Zone, qname string, qtype uint16
 			m.Ns = append(m.Ns, z.NegSOA)
 			return scope
 		}
+		m.Answer = slices.Grow(m.Answer, len(rrs))
 		for _, rr := range rrs {
 			m.Answer = append(m.Answer, owned(rr, name, wild))
 		}

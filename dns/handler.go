@@ -114,7 +114,8 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 		}
 	}
 	resp.Truncate(size)
-	packed, err := resp.PackBuffer(buf)
+	// PackBuffer uses buf only when its length (not capacity) fits.
+	packed, err := resp.PackBuffer(buf[:cap(buf)])
 	if err != nil {
 		h.cfg.Log.Error("pack failed", "err", err, "qname", req.Question[0].Name)
 		return errorReply(hdr, dns.RcodeServerFailure, buf)
@@ -126,7 +127,7 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 func errorReply(hdr rawHeader, rcode int, buf []byte) []byte {
 	m := &dns.Msg{MsgHdr: dns.MsgHdr{Id: hdr.id, Response: true, Opcode: hdr.opcode(), Rcode: rcode,
 		RecursionDesired: hdr.flags&0x0100 != 0}}
-	out, err := m.PackBuffer(buf)
+	out, err := m.PackBuffer(buf[:cap(buf)])
 	if err != nil {
 		return nil
 	}
@@ -148,32 +149,42 @@ func reply(req *dns.Msg, rcode int) *dns.Msg {
 }
 
 func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.AddrPort, tcp bool) *dns.Msg {
+	// EDNS: at most one OPT, in the additional section, with owner ".".
+	// Replies to a query with a good OPT carry one (RFC 6891 §7), errors
+	// included.
+	var opt *dns.OPT
+	badOPT := false
+	for _, rr := range req.Extra {
+		if o, isOpt := rr.(*dns.OPT); isOpt {
+			if opt != nil || o.Hdr.Name != "." {
+				badOPT = true
+			}
+			opt = o
+		}
+	}
+	if badOPT {
+		opt = nil
+	}
 	if req.Opcode != dns.OpcodeQuery {
 		m := reply(req, dns.RcodeNotImplemented)
 		m.CheckingDisabled = false
 		if len(req.Question) > 1 {
 			m.Question = nil
 		}
+		if opt != nil {
+			h.addOPT(m, opt, nil, 0)
+		}
 		return m
 	}
-	if len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 {
-		h.Stats.FormErrs.Add(1)
-		m := reply(req, dns.RcodeFormatError)
-		m.CheckingDisabled = false
+	if len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 || badOPT {
+		m := h.formErr(req)
 		if len(req.Question) != 1 {
 			m.Question = nil
 		}
-		return m
-	}
-	// EDNS: at most one OPT, in the additional section, with owner ".".
-	var opt *dns.OPT
-	for _, rr := range req.Extra {
-		if o, isOpt := rr.(*dns.OPT); isOpt {
-			if opt != nil || o.Hdr.Name != "." {
-				return h.formErr(req)
-			}
-			opt = o
+		if opt != nil {
+			h.addOPT(m, opt, nil, 0)
 		}
+		return m
 	}
 	var ecs *dns.EDNS0_SUBNET
 	if opt != nil {
@@ -186,7 +197,9 @@ func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.Addr
 		for _, o := range opt.Option {
 			if e, isECS := o.(*dns.EDNS0_SUBNET); isECS {
 				if ecs != nil {
-					return h.formErr(req)
+					m := h.formErr(req)
+					h.addOPT(m, opt, nil, 0)
+					return m
 				}
 				ecs = e
 			}
@@ -229,6 +242,11 @@ func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.Addr
 		h.scratch.Put(sc)
 	}
 	if opt != nil {
+		if !h.cfg.UseECS {
+			// The answer was made for the source address, not the ECS
+			// subnet: it holds for every subnet (RFC 7871 §7.2.1).
+			scope = 0
+		}
 		h.addOPT(m, opt, ecs, scope)
 	}
 	return m

@@ -166,9 +166,10 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 
 // connSet tracks a listener's TCP connections to cap them.
 type connSet struct {
-	mu    sync.Mutex
-	max   int
-	conns map[*trackedConn]struct{}
+	mu     sync.Mutex
+	max    int
+	conns  map[*trackedConn]struct{}
+	closed bool // closeAll ran: no connection may be added
 }
 
 type trackedConn struct {
@@ -177,9 +178,12 @@ type trackedConn struct {
 	busy       atomic.Bool
 }
 
-func (cs *connSet) add(c *trackedConn) (evicted bool) {
+func (cs *connSet) add(c *trackedConn) (evicted, ok bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if cs.closed {
+		return false, false
+	}
 	if len(cs.conns) >= cs.max {
 		var oldest *trackedConn
 		for o := range cs.conns {
@@ -197,7 +201,7 @@ func (cs *connSet) add(c *trackedConn) (evicted bool) {
 		}
 	}
 	cs.conns[c] = struct{}{}
-	return evicted
+	return evicted, true
 }
 
 func (cs *connSet) remove(c *trackedConn) {
@@ -209,6 +213,7 @@ func (cs *connSet) remove(c *trackedConn) {
 func (cs *connSet) closeAll() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	cs.closed = true
 	for c := range cs.conns {
 		c.Close()
 	}
@@ -231,7 +236,12 @@ func (s *Server) serveTCP(ln net.Listener, cs *connSet) {
 		}
 		tc := &trackedConn{Conn: c}
 		tc.lastActive.Store(time.Now().UnixNano())
-		if cs.add(tc) {
+		evicted, ok := cs.add(tc)
+		if !ok { // accepted while Close ran: Close will not see it
+			c.Close()
+			return
+		}
+		if evicted {
 			s.TCPEvicted.Add(1)
 		}
 		s.wg.Add(1)
@@ -250,7 +260,7 @@ func (s *Server) serveConn(c *trackedConn) {
 	src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	var lenBuf [2]byte
 	msg := make([]byte, 0, 512)
-	out := make([]byte, 0, 4096)
+	out := make([]byte, 4096) // 2-byte length, then the reply
 	for q := 0; q < s.cfg.TCPMaxQueries; q++ {
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
 		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
@@ -271,11 +281,16 @@ func (s *Server) serveConn(c *trackedConn) {
 			return
 		}
 		c.lastActive.Store(time.Now().UnixNano())
-		resp := s.h.Respond(msg, src, true, out[:0])
+		resp := s.h.Respond(msg, src, true, out[2:2])
 		if resp != nil {
-			frame := make([]byte, 2+len(resp))
+			var frame []byte
+			if len(resp) > 0 && len(resp) <= len(out)-2 && &resp[0] == &out[2] {
+				frame = out[:2+len(resp)] // packed in place
+			} else {
+				frame = make([]byte, 2+len(resp))
+				copy(frame[2:], resp)
+			}
 			binary.BigEndian.PutUint16(frame, uint16(len(resp)))
-			copy(frame[2:], resp)
 			_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 			if _, err := c.Write(frame); err != nil {
 				return

@@ -1,0 +1,60 @@
+package dns_test
+
+import (
+	"net/netip"
+	"testing"
+
+	dnssrv "github.com/gslb/gslb/dns"
+	"github.com/gslb/gslb/dns/dnstest"
+	"github.com/gslb/gslb/zones"
+)
+
+// BenchmarkRespond measures query bytes → reply bytes through
+// Handler.Respond with a reused buffer, as the UDP readers call it.
+func BenchmarkRespond(b *testing.B) {
+	var store zones.Store
+	store.Replace(loadSnapshot(b))
+	health := dnssrv.DownSet{}
+	h := dnssrv.NewHandler(dnssrv.Config{
+		Zones:   &store,
+		Health:  func() dnssrv.HealthView { return health },
+		Locator: dnssrv.TestLocator,
+		UseECS:  true,
+	})
+	tests := []struct {
+		name string
+		q    query
+		src  string // source address
+	}{
+		{"static", query{q: "static.example.test. A"}, "192.0.2.7"},
+		{"nxdomain", query{q: "nope.example.test. A"}, "192.0.2.7"},
+		{"static-edns", query{q: "static.example.test. A", edns: 1232}, "192.0.2.7"},
+		{"roundrobin", query{q: "rr.pools.test. A"}, "192.0.2.7"},
+		{"weighted", query{q: "weighted.pools.test. A"}, "192.0.2.7"},
+		{"failover", query{q: "failover.pools.test. A"}, "192.0.2.7"},
+		{"sticky", query{q: "sticky.pools.test. A"}, "192.0.2.7"},
+		{"geo", query{q: "geo1.pools.test. A"}, "81.2.69.142"},
+		{"geo-ecs", query{q: "geo1.pools.test. A", edns: 1232, ecs: "81.2.69.0/24"}, "192.0.2.7"},
+		{"nearest", query{q: "near.pools.test. A"}, "81.2.69.142"},
+	}
+	for _, tt := range tests {
+		raw, err := tt.q.msg().Pack()
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := netip.AddrPortFrom(netip.MustParseAddr(tt.src), 5353)
+		buf := make([]byte, 0, 65535)
+		// Sanity: the reply is an answer.
+		if r := dnstest.Render(dnstest.Unpack(b, h.Respond(raw, src, false, buf))); r.Rcode == "SERVFAIL" || r.Rcode == "FORMERR" {
+			b.Fatalf("%s: %s", tt.name, r)
+		}
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := h.Respond(raw, src, false, buf); len(out) == 0 {
+					b.Fatal("no reply")
+				}
+			}
+		})
+	}
+}
