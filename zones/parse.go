@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
@@ -38,7 +40,8 @@ func Parse(file string, src []byte, modTime time.Time) (*Zone, error) {
 	if _, err := toml.Decode(string(src), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, ConfigErrors{{File: file, Line: pe.Position.Line, Col: pe.Position.Col, Msg: pe.Message}}
+			at := tomlErrPos(src, pe.Position)
+			return nil, ConfigErrors{{File: file, Line: at.line, Col: at.col, Msg: tomlMessage(pe.Message)}}
 		}
 		return nil, ConfigErrors{{File: file, Msg: err.Error()}}
 	}
@@ -67,6 +70,34 @@ func Parse(file string, src []byte, modTime time.Time) (*Zone, error) {
 	return z, nil
 }
 
+// tomlErrPos places a TOML syntax error from its byte offset: the
+// decoder's own column is one line off when the error starts a line.
+// Offsets count from after a byte order mark, which the decoder skips.
+func tomlErrPos(src []byte, p toml.Position) pos {
+	data := src
+	for _, bom := range []string{"\xef\xbb\xbf", "\xff\xfe", "\xfe\xff"} {
+		if bytes.HasPrefix(data, []byte(bom)) {
+			data = data[len(bom):]
+			break
+		}
+	}
+	if p.Start < 0 || p.Start > len(data) || (p.Start == 0 && p.Line > 1) {
+		return pos{max(p.Line, 1), max(p.Col, 1)}
+	}
+	before := data[:p.Start]
+	return pos{bytes.Count(before, []byte("\n")) + 1, p.Start - (bytes.LastIndexByte(before, '\n') + 1) + 1}
+}
+
+// tomlMessage fits the decoder's message to our style: lowercase, no
+// trailing period ("Key 'a' has already been defined." → "key 'a' ...").
+func tomlMessage(m string) string {
+	m = oneLine(strings.TrimSuffix(strings.TrimSpace(m), "."))
+	if len(m) > 1 && m[0] >= 'A' && m[0] <= 'Z' && m[1] >= 'a' && m[1] <= 'z' {
+		m = string(m[0]+'a'-'A') + m[1:]
+	}
+	return m
+}
+
 type parser struct {
 	file string
 	pos  *positions
@@ -75,7 +106,7 @@ type parser struct {
 	// owners remembers where each owner name was first defined, to report
 	// duplicates written two ways ("www" and "www.example.test.").
 	owners, poolOwners map[string]string
-	buf                []byte // scratch for packing records (see packs)
+	buf                []byte // scratch for packing records (see pack)
 }
 
 // errAt records a problem with the value at path (a key path with
@@ -101,7 +132,24 @@ func (p *parser) err(path string, key bool, format string, args ...any) {
 // "pools.www.endpoints.address". Owner names made of digits, as in reverse
 // zones ("records.10.PTR"), are keys and stay.
 func printKey(path string) string {
-	return arrayIndex.ReplaceAllString(path, "")
+	return oneLine(arrayIndex.ReplaceAllString(path, ""))
+}
+
+// oneLine escapes control characters, so that every error is one line.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 var arrayIndex = regexp.MustCompile(`\[[0-9]+\]`)
@@ -116,11 +164,27 @@ func (p *parser) table(path string, t map[string]any, handlers map[string]func(p
 	for _, k := range keys {
 		h, ok := handlers[k]
 		if !ok {
-			p.errKey(join(path, k), "unknown key%s", suggest(k, handlers))
+			hint := suggest(k, handlers)
+			if section, name, named := strings.Cut(path, "."); named && (section == "pools" || section == "checks") {
+				if h := dottedName(section, name, k, t[k]); h != "" {
+					hint = h
+				}
+			}
+			p.errKey(join(path, k), "unknown key%s", hint)
 			continue
 		}
 		h(join(path, k), t[k])
 	}
+}
+
+// dottedName explains an unknown table under [section.name]: most likely
+// [section.a.b] was meant to name "a.b", which TOML reads as nested tables.
+func dottedName(section, name, key string, v any) string {
+	if _, isTable := v.(map[string]any); !isTable || strings.ContainsAny(name, "[]") {
+		return ""
+	}
+	full := name + "." + key
+	return fmt.Sprintf(" (for the name %q, quote it: [%s.%q])", full, section, full)
 }
 
 func suggest(k string, handlers map[string]func(string, any)) string {
@@ -189,7 +253,9 @@ func (p *parser) str(path string, v any) (string, bool) {
 	return s, ok
 }
 
-// strs accepts a string or an array of strings.
+// strs accepts a string or an array of strings. An array with other
+// values in it is reported, and yields nil (so that the indices of the
+// strings stay those of the array, for elemPath).
 func (p *parser) strs(path string, v any) ([]string, bool) {
 	switch x := v.(type) {
 	case string:
@@ -206,7 +272,10 @@ func (p *parser) strs(path string, v any) ([]string, bool) {
 			}
 			out = append(out, s)
 		}
-		return out, ok
+		if !ok {
+			return nil, false
+		}
+		return out, true
 	}
 	p.errAt(path, "got %s, want a string or an array of strings", tomlType(v))
 	return nil, false
@@ -312,6 +381,10 @@ func (p *parser) name(path, s string) (string, bool) {
 		p.errAt(path, "invalid domain name %q", s)
 		return "", false
 	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		p.errAt(path, "invalid domain name %q (spaces and control characters are not allowed)", s)
+		return "", false
+	}
 	return strings.ToLower(n), true
 }
 
@@ -330,10 +403,10 @@ func (p *parser) owner(path, s string, seen map[string]string) (string, bool) {
 		return "", false
 	}
 	if prev, dup := seen[n]; dup {
-		p.errKey(path, "duplicate owner %q (already defined as %s)", s, prev)
+		p.errKey(path, "duplicate owner %q (already defined as %s on line %d)", s, printKey(prev), p.pos.lookup(prev, true).line)
 		return "", false
 	}
-	seen[n] = printKey(path)
+	seen[n] = path
 	return n, true
 }
 
@@ -356,11 +429,12 @@ func (p *parser) zone(raw map[string]any) {
 			origin = s
 		}
 	}
+	written := origin
 	if !strings.HasSuffix(origin, ".") {
 		origin += "."
 	}
-	if _, ok := dns.IsDomainName(origin); !ok || strings.Contains(origin, "*") || (origin != "." && strings.HasPrefix(origin, ".")) {
-		p.errAt("origin", "invalid origin %q (want a domain name like \"example.test.\")", origin)
+	if _, ok := dns.IsDomainName(origin); !ok || strings.Contains(origin, "*") || strings.Contains(origin, "..") || (origin != "." && strings.HasPrefix(origin, ".")) {
+		p.errAt("origin", "invalid origin %q (want a domain name like \"example.test.\")", written)
 		origin = "invalid."
 	}
 	z.Origin = strings.ToLower(origin)
@@ -415,16 +489,31 @@ func (p *parser) zone(raw map[string]any) {
 	z.NS = apex.Sets[dns.TypeNS]
 	apex.Sets[dns.TypeSOA] = []dns.RR{z.SOA}
 
-	for _, name := range sortedKeys(checks) {
+	for _, name := range p.inFileOrder("checks", checks) {
 		p.check(join("checks", name), name, checks[name])
 	}
-	for _, owner := range sortedKeys(records) {
+	for _, owner := range p.inFileOrder("records", records) {
 		p.records(join("records", owner), owner, records[owner])
 	}
-	for _, name := range sortedKeys(pools) {
+	for _, name := range p.inFileOrder("pools", pools) {
 		p.pool(join("pools", name), name, pools[name])
 	}
 	p.finish()
+}
+
+// inFileOrder returns the keys of the table at path in the order the file
+// has them, so that of two ways to write one owner the later is reported.
+func (p *parser) inFileOrder(path string, m map[string]any) []string {
+	ks := sortedKeys(m)
+	at := make(map[string]pos, len(ks))
+	for _, k := range ks {
+		at[k] = p.pos.lookup(join(path, k), true)
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		a, b := at[ks[i]], at[ks[j]]
+		return a.line < b.line || a.line == b.line && a.col < b.col
+	})
+	return ks
 }
 
 func sortedKeys(m map[string]any) []string {

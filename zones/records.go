@@ -1,9 +1,11 @@
 package zones
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,7 +46,14 @@ func (p *parser) records(path, owner string, v any) {
 			}
 		}
 		if !known {
-			p.errKey(kp, "unknown key (want a record type like A, AAAA, MX, TXT, or ttl)%s", suggestType(key))
+			hint := dottedName("records", owner, key, t[key])
+			if hint == "" {
+				hint = suggestType(key)
+			}
+			if hint == "" {
+				hint = " (want a record type like A, AAAA, MX, TXT, or ttl)"
+			}
+			p.errKey(kp, "unknown key%s", hint)
 			continue
 		}
 		if prev, dup := typeKeys[rrtype]; dup {
@@ -86,8 +95,16 @@ func (p *parser) records(path, owner string, v any) {
 			n.Sets[rrtype] = append(n.Sets[rrtype], rr)
 		}
 	}
-	if len(n.Sets[dns.TypeCNAME]) > 0 && len(n.Sets) > 1 {
-		p.errKey(join(path, cnameKey(t)), "CNAME beside other data at %q (a CNAME must be alone at its name)", owner)
+	// Judge by the types written, not those that parsed, so that a typo in
+	// the other data does not hide this error.
+	if ck, has := typeKeys[dns.TypeCNAME]; has {
+		others := len(typeKeys) > 1
+		for t := range n.Sets {
+			others = others || t != dns.TypeCNAME // the apex has SOA and NS
+		}
+		if others {
+			p.errKey(join(path, ck), "CNAME beside other data at %q (a CNAME must be alone at its name)", owner)
+		}
 	}
 }
 
@@ -113,15 +130,6 @@ func suggestType(key string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func cnameKey(t map[string]any) string {
-	for k := range t {
-		if strings.EqualFold(k, "CNAME") {
-			return k
-		}
-	}
-	return "CNAME"
-}
-
 // rr builds one record from presentation-format data. TXT is plain text.
 func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR, string) {
 	switch rrtype {
@@ -144,7 +152,7 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		if rrtype == dns.TypeSPF {
 			rr = &dns.SPF{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}
 		}
-		if !p.packs(rr) {
+		if p.pack(rr) != nil {
 			return nil, fmt.Sprintf("%s value too long (%d bytes; a record holds at most about 64000)", typeName(rrtype), size)
 		}
 		return rr, ""
@@ -184,20 +192,29 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		return nil, fmt.Sprintf("invalid %s data %q", typeName(rrtype), val)
 	}
 	rr.Header().Name = owner
-	if !p.packs(rr) {
-		return nil, fmt.Sprintf("invalid %s data %q: does not fit in a DNS message", typeName(rrtype), val)
+	if err := p.pack(rr); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "dns: ")
+		switch {
+		case errors.Is(err, dns.ErrBuf):
+			msg = "too long for a DNS message"
+		case strings.HasPrefix(msg, "encoding/hex: "):
+			msg = "bad hexadecimal"
+		case strings.HasPrefix(msg, "illegal base64"):
+			msg = "bad base64"
+		}
+		return nil, fmt.Sprintf("invalid %s data %q: %s", typeName(rrtype), val, msg)
 	}
 	return rr, ""
 }
 
-// packs reports whether rr packs into wire format, so that a record that
-// loaded can always be served.
-func (p *parser) packs(rr dns.RR) bool {
+// pack packs rr into wire format, so that a record that loads can always
+// be served.
+func (p *parser) pack(rr dns.RR) error {
 	if p.buf == nil {
 		p.buf = make([]byte, dns.MaxMsgSize)
 	}
 	_, err := dns.PackRR(rr, p.buf, 0, nil, false)
-	return err == nil
+	return err
 }
 
 // unquotedSemicolon reports whether s has a ";" outside double quotes: in
@@ -278,6 +295,7 @@ func (p *parser) pool(path, key string, v any) {
 	var addrs []string
 	var addrsRaw any
 	var addrsPath string
+	addrsOK := true
 	p.table(path, t, map[string]func(string, any){
 		"policy": func(kp string, v any) {
 			s, ok := p.str(kp, v)
@@ -325,23 +343,21 @@ func (p *parser) pool(path, key string, v any) {
 			case []map[string]any:
 				eps = x
 			case []any: // endpoints = [{ address = "..." }, ...]
-				eps = []map[string]any{}
+				// Keep the positions of the tables: check them as if all were.
+				eps = make([]map[string]any, len(x))
 				for i, e := range x {
 					if m, ok := e.(map[string]any); ok {
-						eps = append(eps, m)
+						eps[i] = m
 					} else {
 						p.errAt(index(kp, i), "got %s, want a table like { address = \"192.0.2.1\" }", tomlType(e))
 					}
-				}
-				if len(eps) < len(x) {
-					eps = nil
 				}
 			default:
 				p.errAt(kp, "got %s, want [[%s]] tables", tomlType(v), printKey(kp))
 			}
 		},
 		"addresses": func(kp string, v any) {
-			addrs, _ = p.strs(kp, v)
+			addrs, addrsOK = p.strs(kp, v)
 			addrsRaw, addrsPath = v, kp
 		},
 	})
@@ -370,22 +386,27 @@ func (p *parser) pool(path, key string, v any) {
 	if eps != nil && addrs != nil {
 		p.errKey(addrsPath, "use either addresses or [[%s.endpoints]], not both", printKey(path))
 	}
+	var epPaths []string // where each of pl.Endpoints is written
 	for i, a := range addrs {
 		ap := elemPath(addrsPath, addrsRaw, i)
-		if addr, ok := p.addr(ap, a); ok {
-			p.addEndpoint(pl, ap, &Endpoint{Addr: addr, Weight: 1})
+		if addr, ok := p.addr(ap, a); ok && p.addEndpoint(pl, ap, &Endpoint{Addr: addr, Weight: 1}) {
+			epPaths = append(epPaths, ap)
 		}
 	}
 	for i, e := range eps {
+		if e == nil {
+			continue // not a table, reported
+		}
 		ep := index(epsPath, i)
-		if x := p.endpoint(ep, e, pl.Policy); x != nil {
-			p.addEndpoint(pl, join(ep, "address"), x)
+		if x := p.endpoint(ep, e, pl.Policy); x != nil && p.addEndpoint(pl, join(ep, "address"), x) {
+			epPaths = append(epPaths, ep)
 		}
 	}
-	if len(pl.Endpoints) == 0 && len(eps) == 0 && len(addrs) == 0 {
+	if len(pl.Endpoints) == 0 && len(eps) == 0 && len(addrs) == 0 && addrsOK && !hasTable(t) {
+		// (A nested table was reported as a dotted name already.)
 		p.errKey(path, "pool has no endpoints (want addresses = [...] or [[%s.endpoints]])", printKey(path))
 	}
-	p.validatePool(path, pl)
+	p.validatePool(path, pl, epPaths, addrsPath)
 	n := p.node(name)
 	n.Pool = pl
 	p.z.Pools = append(p.z.Pools, pl)
@@ -400,11 +421,21 @@ func (p *parser) addr(path, s string) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
-func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) {
+func hasTable(t map[string]any) bool {
+	for _, v := range t {
+		if _, ok := v.(map[string]any); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addEndpoint adds e to pl unless pl has its address already.
+func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) bool {
 	for _, o := range pl.Endpoints {
 		if o.Addr == e.Addr {
 			p.errAt(path, "duplicate endpoint %s in pool", e.Addr)
-			return
+			return false
 		}
 	}
 	e.Index = len(pl.Endpoints)
@@ -423,6 +454,7 @@ func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) {
 	if e.State != Down && e.State != Drain {
 		pl.TotalWeight[fam] += uint64(e.Weight)
 	}
+	return true
 }
 
 var (
@@ -534,13 +566,22 @@ func (p *parser) endpoint(path string, t map[string]any, pol Policy) *Endpoint {
 	return e
 }
 
-func (p *parser) validatePool(path string, pl *Pool) {
+// validatePool checks what needs the whole pool. epPaths[i] is where
+// pl.Endpoints[i] is written: an [[endpoints]] table or an addresses element.
+func (p *parser) validatePool(path string, pl *Pool, epPaths []string, addrsPath string) {
 	if pl.Policy == Nearest {
-		for _, e := range pl.Endpoints {
-			if !e.HasLoc {
-				p.errKey(join(path, "policy"), "policy \"nearest\" needs lat and lon on every endpoint (%s has none)", e.Addr)
-				break
+		short := false
+		for i, e := range pl.Endpoints {
+			switch {
+			case e.HasLoc:
+			case addrsPath != "" && strings.HasPrefix(epPaths[i], addrsPath):
+				short = true
+			default:
+				p.errKey(epPaths[i], "policy \"nearest\" needs lat and lon on every endpoint (%s has none)", e.Addr)
 			}
+		}
+		if short {
+			p.errKey(addrsPath, "policy \"nearest\" needs lat and lon on every endpoint (want [[%s.endpoints]] tables, not addresses)", printKey(path))
 		}
 	}
 	if pl.Policy == Weighted || pl.Policy == Sticky {
@@ -719,14 +760,11 @@ func (p *parser) check(path, name string, v any) {
 func (p *parser) finish() {
 	z := p.z
 	// Delegation points: NS below the apex.
-	var cuts []string
 	for name, n := range z.Nodes {
 		if name != z.Origin && len(n.Sets[dns.TypeNS]) > 0 {
 			n.Cut = true
-			cuts = append(cuts, name)
 		}
 	}
-	sort.Strings(cuts)
 	names := make([]string, 0, len(z.Nodes))
 	for name := range z.Nodes {
 		names = append(names, name)
@@ -746,17 +784,37 @@ func (p *parser) finish() {
 				p.errKey(key, "%q is a pool and also a delegation (NS)", name)
 			}
 		}
-		for _, cut := range cuts {
-			if name != cut && dns.IsSubDomain(cut, name) {
-				bad := n.Pool != nil
-				for t := range n.Sets {
-					if t != dns.TypeA && t != dns.TypeAAAA {
-						bad = true
-					}
+		if path, ok := p.owners[name]; ok && n.Cut {
+			var types []uint16
+			for t := range n.Sets {
+				switch t {
+				case dns.TypeNS, dns.TypeDS, dns.TypeA, dns.TypeAAAA, dns.TypeCNAME: // CNAME: reported already
+				default:
+					types = append(types, t)
 				}
-				if bad {
-					p.errKey(p.nodeKey(n), "%q is below the delegation %q (only glue A/AAAA may be there)", name, cut)
+			}
+			slices.Sort(types)
+			for _, t := range types {
+				p.errKey(join(path, typeName(t)), "%s at the delegation %q (only NS, DS and glue A/AAAA belong there; the delegated servers answer the rest)", typeName(t), name)
+			}
+		}
+		// Below a delegation only glue may be: walk up to the apex (a map
+		// lookup per label, not a comparison per delegation).
+		cut := ""
+		for off, end := dns.NextLabel(name, 0); !end && len(name)-off > len(z.Origin); off, end = dns.NextLabel(name, off) {
+			if a := z.Nodes[name[off:]]; a != nil && a.Cut {
+				cut = a.Name // the topmost one wins
+			}
+		}
+		if cut != "" {
+			bad := n.Pool != nil
+			for t := range n.Sets {
+				if t != dns.TypeA && t != dns.TypeAAAA {
+					bad = true
 				}
+			}
+			if bad {
+				p.errKey(p.nodeKey(n), "%q is below the delegation %q (only glue A/AAAA may be there)", name, cut)
 			}
 		}
 	}
