@@ -1,82 +1,17 @@
 package geo
 
-// ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code:
-// one of the 249 officially assigned codes, or XK (Kosovo), which is only
-// user-assigned but is what MaxMind and DB-IP return. Codes are upper case,
-// as ISO writes them; callers normalise case before asking.
-func ValidCountry(code string) bool {
-	_, ok := canonicalCountry(code)
-	return ok
-}
+import "github.com/gslb/gslb/iso3166"
 
-// ValidContinent reports whether code is one of the seven continent codes of
-// the GeoIP2 schema: AF AN AS EU NA OC SA (upper case).
-func ValidContinent(code string) bool {
-	_, ok := lookupCode(continentCodes, code)
-	return ok
-}
+// ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code
+// (upper case); see package iso3166.
+func ValidCountry(code string) bool { return iso3166.ValidCountry(code) }
 
-// ValidSubdivision reports whether s has the ISO 3166-2 shape "CC-XXX": CC a
-// valid country (see [ValidCountry]), a hyphen, then one to three upper-case
-// letters or digits, e.g. "US-CA", "GB-ENG", "FR-75". It checks the shape and
-// the country only; ISO's list of subdivisions changes too often to compile in.
-func ValidSubdivision(s string) bool {
-	if len(s) < 4 || len(s) > 6 || s[2] != '-' {
-		return false
-	}
-	return ValidCountry(s[:2]) && validSubdivisionCode(s[3:])
-}
+// ValidContinent reports whether code is one of AF AN AS EU NA OC SA.
+func ValidContinent(code string) bool { return iso3166.ValidContinent(code) }
 
-// validSubdivisionCode reports whether s is the part of an ISO 3166-2 code
-// after the hyphen: 1 to 3 upper-case ASCII letters or digits.
-func validSubdivisionCode(s string) bool {
-	if len(s) < 1 || len(s) > 3 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
+// ValidSubdivision reports whether s has the ISO 3166-2 shape "CC-XXX".
+func ValidSubdivision(s string) bool { return iso3166.ValidSubdivision(s) }
 
-// canonicalCountry returns code as a substring of the compiled-in table, so
-// the result never allocates and never points into database memory.
-func canonicalCountry(code string) (string, bool) {
-	if c, ok := lookupCode(countryCodes, code); ok {
-		return c, true
-	}
-	if code == userAssignedCountries {
-		return userAssignedCountries, true
-	}
-	return "", false
-}
-
-// canonicalContinent is canonicalCountry for continent codes.
-func canonicalContinent(code string) (string, bool) {
-	return lookupCode(continentCodes, code)
-}
-
-// lookupCode binary-searches table, a sorted run of two-byte codes, for code
-// and returns the table's own copy of it.
-func lookupCode(table, code string) (string, bool) {
-	if len(code) != 2 {
-		return "", false
-	}
-	lo, hi := 0, len(table)/2
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		c := table[2*mid : 2*mid+2]
-		switch {
-		case c == code:
-			return c, true
-		case c < code:
-			lo = mid + 1
-		default:
-			hi = mid
-		}
-	}
-	return "", false
-}
+func canonicalCountry(code string) (string, bool)   { return iso3166.CanonicalCountry(code) }
+func canonicalContinent(code string) (string, bool) { return iso3166.CanonicalContinent(code) }
+func validSubdivisionCode(s string) bool            { return iso3166.ValidSubdivisionCode(s) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/iso3166"
 )
 
 // records reads [records.OWNER]: type keys (A, MX, ...) and ttl.
@@ -492,7 +494,11 @@ func (p *parser) endpoint(path string, t map[string]any, pol Policy) *Endpoint {
 					continue
 				}
 				if !validCountry(u[:2]) {
-					p.errAt(elemPath(kp, v, i), "unknown country code %q (want ISO 3166-1 alpha-2 like \"GB\")", s)
+					hint := "want ISO 3166-1 alpha-2 like \"GB\""
+					if u[:2] == "UK" {
+						hint = "the United Kingdom is \"GB\" in ISO 3166-1"
+					}
+					p.errAt(elemPath(kp, v, i), "unknown country code %q (%s)", s, hint)
 					continue
 				}
 				e.Countries = append(e.Countries, u)
@@ -847,5 +853,4 @@ func (p *parser) nodeKey(n *Node) string {
 	return "records"
 }
 
-// validCountry is replaced by geo's ISO 3166-1 list once that lands.
-func validCountry(cc string) bool { return len(cc) == 2 }
+func validCountry(cc string) bool { return iso3166.ValidCountry(cc) }

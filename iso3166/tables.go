@@ -1,4 +1,4 @@
-package geo
+package iso3166
 
 // countryCodes holds every officially assigned ISO 3166-1 alpha-2 code (249
 // of them), sorted and packed two bytes each with no separator. It is a
