@@ -103,7 +103,7 @@ func TestErrorPositions(t *testing.T) {
 		{"reverse", "records.11.PTR", `"bad..name."`},
 		{"dotted_owner", "records._sip._tcp", "_tcp"},
 		{"lat_without_lon", "pools.www.endpoints.lat", "lat"},
-		{"timeout_interval", "checks.slow.interval", `"1s"`},
+		{"timeout_interval", "checks.slow.timeout", `"1500ms"`},
 	}
 	for _, tt := range tests {
 		f := filepath.Join("testdata", "bad", tt.file+".toml")

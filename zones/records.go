@@ -723,6 +723,11 @@ func (p *parser) check(path, name string, v any) {
 	if _, has := t["type"]; !has {
 		p.errKey(path, "check has no type (want http, https, tcp or dns)")
 	}
+	if _, has := t["timeout"]; !has && c.Interval >= time.Second {
+		// The same default as the health package: 2s, but never more
+		// than half the interval, so `interval = "1s"` alone is valid.
+		c.Timeout = min(DefaultTimeout, c.Interval/2)
+	}
 	if c.Timeout >= c.Interval && c.Interval >= time.Second {
 		at := join(path, "timeout")
 		if _, has := t["timeout"]; !has {
