@@ -162,5 +162,8 @@ func parseServeFlags(fs *flag.FlagSet, args []string) (config, error) {
 	if len(cfg.Listen) == 0 {
 		return cfg, errors.New("no listen address")
 	}
+	if cfg.MaxUDPSize < 512 || cfg.MaxUDPSize > 65535 {
+		return cfg, fmt.Errorf("max UDP size %d: want 512 to 65535 (1232 avoids fragmentation)", cfg.MaxUDPSize)
+	}
 	return cfg, nil
 }

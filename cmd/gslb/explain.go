@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 
 	dnssrv "github.com/gslb/gslb/dns"
 	"github.com/gslb/gslb/geo"
@@ -36,6 +39,9 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rest := args
 	for len(rest) > 0 {
 		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
 			return 2
 		}
 		rest = fs.Args()
@@ -51,6 +57,16 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name, typ := pos[0], "A"
 	if len(pos) == 2 {
 		typ = pos[1]
+	}
+	// Mistakes in the arguments are usage errors (exit 2), whether asked
+	// offline or of a server.
+	if _, ok := dns.StringToType[strings.ToUpper(typ)]; !ok {
+		fmt.Fprintf(stderr, "gslb explain: unknown type %q\n", typ)
+		return 2
+	}
+	if _, _, err := parseClient(*client); err != nil {
+		fmt.Fprintln(stderr, "gslb explain:", err)
+		return 2
 	}
 	var res *explainResult
 	var err error

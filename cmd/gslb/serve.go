@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +37,12 @@ type app struct {
 	handler *dnssrv.Handler
 	dns     *dnssrv.Server
 	httpLn  net.Listener
+	httpSrv *http.Server
+
+	cancel context.CancelFunc // stops the background goroutines below
+	bg     sync.WaitGroup     // the zone and GeoIP watchers
+
+	reloadMu sync.Mutex // one reload at a time, so snapshots publish in load order
 
 	mu         sync.Mutex // guards the reload bookkeeping below
 	reloads    int
@@ -100,8 +107,8 @@ Flags:`)
 			return 0
 		case <-hup:
 			log.Info("reload requested", "by", "SIGHUP")
-			a.reload("SIGHUP")
-			_ = a.geo.Reload() // logs each rejected file itself
+			_ = a.reload("SIGHUP") // logged by reload
+			_ = a.geo.Reload()     // logs each rejected file itself
 		}
 	}
 }
@@ -110,6 +117,13 @@ Flags:`)
 // exit code (2 for configuration, 1 for runtime problems like binding).
 func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 	a := &app{cfg: cfg, log: log, started: time.Now()}
+	ctx, a.cancel = context.WithCancel(ctx)
+	ok := false
+	defer func() {
+		if !ok {
+			a.cancel()
+		}
+	}()
 	if fi, err := os.Stat(cfg.Zones); err != nil || !fi.IsDir() {
 		log.Error("zones directory unusable", "dir", cfg.Zones, "err", errOr(err, "not a directory"))
 		return nil, 2
@@ -124,7 +138,13 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 	}
 	a.health = health.New(health.Options{Logger: log})
 	a.loader = zones.NewLoader(cfg.Zones)
-	a.reload("start")
+	watcher := newZoneWatcher(cfg.Zones, log)
+	defer func() {
+		if !ok && watcher != nil {
+			watcher.Close()
+		}
+	}()
+	_ = a.reload("start") // logged by reload; failing files show in /status
 	var locator dnssrv.Locator
 	if a.geo != nil {
 		locator = a.geo
@@ -160,22 +180,25 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 			return nil, 1
 		}
 		a.httpLn = ln
-		srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
+		a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				log.Error("http server stopped", "err", err)
 			}
 		}()
-		context.AfterFunc(ctx, func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		})
 		log.Info("http listening", "addr", ln.Addr().String())
 	}
-	go a.watchZones(ctx)
-	if a.geo != nil {
+	if watcher != nil {
+		a.bg.Add(1)
 		go func() {
+			defer a.bg.Done()
+			a.watchZones(ctx, watcher)
+		}()
+	}
+	if a.geo != nil {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
 			if err := a.geo.Watch(ctx); err != nil {
 				log.Warn("geoip watch stopped", "err", err)
 			}
@@ -184,6 +207,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
+	ok = true
 	return a, 0
 }
 
@@ -194,14 +218,31 @@ func errOr(err error, s string) any {
 	return s
 }
 
+// close stops serving and returns once the listeners are closed (their
+// ports free) and every goroutine start began has exited. HTTP requests in
+// flight get up to 5s to finish.
 func (a *app) close() {
+	a.cancel()
+	if a.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.httpSrv.Shutdown(sctx); err != nil {
+			_ = a.httpSrv.Close()
+		}
+		cancel()
+	}
 	a.dns.Close()
+	a.bg.Wait() // no reload can start after this
 	a.health.Close()
 }
 
 // reload loads the zones directory and publishes the result; files that
 // fail keep their previous version (zones.Loader), so serving goes on.
-func (a *app) reload(reason string) {
+// Reloads are serialised: the watcher, SIGHUP and POST /reload may ask at
+// once, and a slower load must not publish over a newer one. It returns
+// the load's error (nil when every file loaded).
+func (a *app) reload(reason string) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	snap, err := a.loader.Load()
 	a.mu.Lock()
 	a.reloads++
@@ -213,7 +254,7 @@ func (a *app) reload(reason string) {
 	a.mu.Unlock()
 	if snap == nil {
 		a.log.Warn("reload rejected", "reason", reason, "err", err)
-		return
+		return err
 	}
 	a.store.Replace(snap)
 	a.health.Update(healthTargets(snap))
@@ -224,6 +265,7 @@ func (a *app) reload(reason string) {
 		a.log.Debug("zone loaded", "zone", z.Origin, "serial", z.Serial, "file", z.File)
 	}
 	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)))
+	return err
 }
 
 // healthTargets lists the probe targets of every pool endpoint with a
@@ -256,19 +298,27 @@ func healthSpec(c *zones.Check) health.Spec {
 	}
 }
 
-// watchZones reloads when a zone file in the directory changes. Events
-// are debounced: an editor's save or a rename-into-place is one reload.
-func (a *app) watchZones(ctx context.Context) {
+// newZoneWatcher watches the zones directory. start calls it before the
+// first load, so a change made while serve starts is never missed. nil
+// when watching is impossible (reload then needs SIGHUP or POST /reload).
+func newZoneWatcher(dir string, log *slog.Logger) *fsnotify.Watcher {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		a.log.Warn("zone watch unavailable; reload with SIGHUP", "err", err)
-		return
+		log.Warn("zone watch unavailable; reload with SIGHUP", "err", err)
+		return nil
 	}
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		log.Warn("zone watch unavailable; reload with SIGHUP", "dir", dir, "err", err)
+		return nil
+	}
+	return w
+}
+
+// watchZones reloads when a zone file in the directory changes. Events
+// are debounced: an editor's save or a rename-into-place is one reload.
+func (a *app) watchZones(ctx context.Context, w *fsnotify.Watcher) {
 	defer w.Close()
-	if err := w.Add(a.cfg.Zones); err != nil {
-		a.log.Warn("zone watch unavailable; reload with SIGHUP", "dir", a.cfg.Zones, "err", err)
-		return
-	}
 	var timer <-chan time.Time
 	for {
 		select {
@@ -278,7 +328,10 @@ func (a *app) watchZones(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if zones.IsZoneFile(filepath.Base(ev.Name)) {
+			if base := filepath.Base(ev.Name); zones.IsZoneFile(base) || strings.HasPrefix(base, "..") {
+				// "..data" and friends: a Kubernetes ConfigMap or Secret
+				// volume updates its files (symlinks into ..data) by
+				// swapping the ..data symlink, with no event for them.
 				timer = time.After(200 * time.Millisecond)
 			}
 		case err, ok := <-w.Errors:
@@ -288,7 +341,7 @@ func (a *app) watchZones(ctx context.Context) {
 			a.log.Warn("zone watch error", "err", err)
 		case <-timer:
 			timer = nil
-			a.reload("file change")
+			_ = a.reload("file change") // logged by reload
 		}
 	}
 }

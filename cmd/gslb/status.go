@@ -210,10 +210,7 @@ func (a *app) routes() http.Handler {
 			http.Error(w, "forbidden: reload is allowed from loopback or with the configured token", http.StatusForbidden)
 			return
 		}
-		a.reload("http")
-		a.mu.Lock()
-		err := a.lastErr
-		a.mu.Unlock()
+		err := a.reload("http")
 		writeJSON(w, map[string]any{"ok": err == nil, "errors": toErrorJSON(err)})
 	})
 	mux.HandleFunc("GET /explain", a.explainHTTP)
@@ -223,8 +220,11 @@ func (a *app) routes() http.Handler {
 
 func (a *app) reloadAllowed(r *http.Request) bool {
 	if tok := a.cfg.HTTPReloadToken; tok != "" {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		return subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return false
+		}
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) == 1
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
