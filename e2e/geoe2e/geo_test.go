@@ -84,10 +84,6 @@ func sharedTestdata(t *testing.T, name string) string {
 	return p
 }
 
-type downSet map[string]bool
-
-func (d downSet) Up(key string) bool { return !d[key] }
-
 func start(t *testing.T, dbs []string, hv dnssrv.HealthView) string {
 	t.Helper()
 	dir := t.TempDir()
