@@ -239,7 +239,14 @@ func reason(ctx context.Context, timeout time.Duration, err error) string {
 	if errors.As(err, &rhe) {
 		return "tls: server did not answer with tls"
 	}
-	return phase + ": " + strings.ToLower(innermost(err).Error())
+	msg := strings.ToLower(innermost(err).Error())
+	// net/http reports a connection closed before the request was read as
+	// "server closed idle connection"; probes never reuse connections, so
+	// say what happened.
+	if strings.Contains(msg, "server closed idle connection") {
+		return phase + ": connection closed by peer"
+	}
+	return phase + ": " + strings.TrimPrefix(msg, phase+": ")
 }
 
 func isTimeout(err error) bool {
