@@ -9,9 +9,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/gslb/gslb/cookie"
+	"github.com/gslb/gslb/rrl"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -35,14 +38,41 @@ type Config struct {
 	// refuses. ChaosID answers id.server/hostname.bind; "" refuses.
 	ChaosVersion string
 	ChaosID      string
+	// Observer, when set, is told about every answered query (observe.go).
+	Observer Observer
+
+	// RRL limits UDP responses per source prefix, class and name (see
+	// package rrl); TCP is never limited, nor a query with a valid server
+	// cookie. nil means rrl.DefaultConfig(): on, 200 responses/s per
+	// key, slip 2, loopback exempt. ResponsesPerSecond 0 turns it off.
+	RRL *rrl.Config
+	// Cookies holds the DNS Cookie secrets (RFC 7873, RFC 9018). nil
+	// makes a random secret: fine for one node, not for an anycast set.
+	Cookies *cookie.Config
+	// CookieRequireForLarge, when > 0, caps UDP answers to clients
+	// without a valid server cookie at this many bytes (at least 512):
+	// a larger answer goes out truncated (TC=1), so large answers reach
+	// only proven addresses or TCP. 0 turns it off.
+	CookieRequireForLarge int
+	// Now is the clock of RRL and cookies; nil means time.Now.
+	Now func() time.Time
 }
 
-// Stats are counters the handler keeps without locks.
+// Stats are counters the handler keeps without locks, for metrics.
 type Stats struct {
-	Queries  atomic.Uint64
-	Panics   atomic.Uint64
-	Dropped  atomic.Uint64 // responses (QR=1) and unparseable headers
-	FormErrs atomic.Uint64
+	Queries  atomic.Uint64 // packets with a query header (QR=0), UDP and TCP
+	Panics   atomic.Uint64 // answered SERVFAIL after a recovered panic
+	Dropped  atomic.Uint64 // responses (QR=1) and runts: never answered
+	FormErrs atomic.Uint64 // FORMERR replies
+
+	RRLSlipped atomic.Uint64 // UDP replies RRL replaced by a truncated one
+	RRLDropped atomic.Uint64 // UDP replies RRL did not send
+
+	CookieValid     atomic.Uint64 // queries with a valid server cookie (not rate limited)
+	CookieFresh     atomic.Uint64 // a client cookie without a valid server cookie: given a new one
+	CookieMalformed atomic.Uint64 // a malformed COOKIE option: FORMERR
+	LargeTruncated  atomic.Uint64 // UDP answers truncated with CookieRequireForLarge in force
+	TSIG            atomic.Uint64 // TSIG-signed queries: NOTAUTH, BADKEY (we hold no keys)
 }
 
 // Handler answers DNS queries from wire bytes.
@@ -50,6 +80,9 @@ type Handler struct {
 	cfg     Config
 	sel     *Selector
 	maxUDP  int
+	rrl     *rrl.Limiter // nil: RRL off
+	cookies *cookie.Server
+	large   int // CookieRequireForLarge; 0: off
 	scratch sync.Pool
 	Stats   Stats
 }
@@ -66,6 +99,23 @@ func NewHandler(cfg Config) *Handler {
 	if h.maxUDP < 512 {
 		h.maxUDP = 1232
 	}
+	rc := rrl.DefaultConfig()
+	if cfg.RRL != nil {
+		rc = *cfg.RRL
+	}
+	if rc.ResponsesPerSecond > 0 {
+		h.rrl = rrl.New(rc, cfg.Now)
+	}
+	var cc cookie.Config
+	if cfg.Cookies != nil {
+		cc = *cfg.Cookies
+	} else {
+		cc.Secret, _ = cookie.RandomSecret() // crypto/rand does not fail
+	}
+	h.cookies = cookie.New(cc, cfg.Now)
+	if cfg.CookieRequireForLarge > 0 {
+		h.large = max(cfg.CookieRequireForLarge, 512)
+	}
 	h.scratch.New = func() any { return &scratch{eps: make([]*zones.Endpoint, 0, 16)} }
 	return h
 }
@@ -73,13 +123,33 @@ func NewHandler(cfg Config) *Handler {
 // Selector returns the selection the handler uses (for explain).
 func (h *Handler) Selector() *Selector { return h.sel }
 
+// RRLStats returns the rate limiter's counters (zero when RRL is off).
+func (h *Handler) RRLStats() rrl.Stats {
+	if h.rrl == nil {
+		return rrl.Stats{}
+	}
+	return h.rrl.Stats()
+}
+
 type scratch struct {
 	eps []*zones.Endpoint
 }
 
+// result is what building the answer tells the UDP rules that follow.
+type result struct {
+	qname  string        // the question's name, lowercase ("" without one)
+	zone   string        // origin of the zone that answered ("" for none)
+	z      *zones.Zone   // that zone, for the Observer
+	cookie cookie.Status // 0: the query had no COOKIE option
+}
+
 // Respond answers the query in raw, sent from src over UDP or TCP, packing
 // the reply into buf when it fits. It returns nil when nothing must be sent
-// (a response, or bytes without a DNS header).
+// (a response, bytes without a DNS header, or a reply RRL dropped).
+//
+// The reply is built, then over UDP rate limited (RRL, skipped for a valid
+// server cookie), then capped in size (the client's EDNS size, ours, and
+// CookieRequireForLarge for clients without a valid cookie), then packed.
 func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) (out []byte) {
 	hdr, ok := readHeader(raw)
 	if !ok || hdr.qr() {
@@ -94,36 +164,94 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 			out = errorReply(hdr, dns.RcodeServerFailure, buf)
 		}
 	}()
-	req := new(dns.Msg)
-	if err := req.Unpack(raw); err != nil {
-		h.Stats.FormErrs.Add(1)
-		return errorReply(hdr, dns.RcodeFormatError, buf)
-	}
-	resp := h.answer(req, raw, hdr, src, tcp)
-	if resp == nil {
-		return nil
+	var p parsed
+	var res result
+	resp := h.answer(&p, parse(raw, hdr, &p), src, &res)
+	if h.cfg.Observer != nil {
+		h.observe(&p.req, resp, src, tcp, &res) // every reply built, RRL or not
 	}
 	size := dns.MaxMsgSize
+	capped := false
 	if !tcp {
 		size = 512
-		if opt := resp.IsEdns0(); opt != nil {
-			size = h.maxUDP
-			if q := req.IsEdns0(); q != nil {
-				size = max(512, min(int(q.UDPSize()), h.maxUDP))
+		if p.opt != nil && resp.IsEdns0() != nil {
+			size = max(512, min(int(p.opt.UDPSize()), h.maxUDP))
+		}
+		if res.cookie != cookie.Valid {
+			if h.rrl != nil {
+				class, name := h.rrlKey(resp, &res)
+				switch h.rrl.Check(src.Addr(), class, name) {
+				case rrl.Drop:
+					h.Stats.RRLDropped.Add(1)
+					return nil
+				case rrl.Slip:
+					h.Stats.RRLSlipped.Add(1)
+					slip(resp)
+				}
 			}
+			if h.large > 0 && h.large < size {
+				size, capped = h.large, true
+			}
+		}
+		if len(resp.Extra) > 0 && resp.IsTsig() != nil && resp.Len() > size {
+			// Truncate leaves messages with a TSIG alone: drop the
+			// (unsigned, informational) TSIG rather than exceed the size.
+			resp.Extra = resp.Extra[:len(resp.Extra)-1]
 		}
 	}
 	resp.Truncate(size)
+	if capped && resp.Truncated {
+		h.Stats.LargeTruncated.Add(1)
+	}
 	// PackBuffer uses buf only when its length (not capacity) fits.
 	packed, err := resp.PackBuffer(buf[:cap(buf)])
 	if err != nil {
-		h.cfg.Log.Error("pack failed", "err", err, "qname", req.Question[0].Name)
+		h.cfg.Log.Error("pack failed", "err", err, "qname", res.qname)
 		return errorReply(hdr, dns.RcodeServerFailure, buf)
 	}
 	return packed
 }
 
-// errorReply is a bare reply (no question) for queries we cannot parse.
+// rrlKey classifies a reply for RRL and picks the name it is counted
+// under: the query name and type for answers and NODATA, the zone for
+// NXDOMAIN (random names under one zone are one key, as in BIND), the
+// delegation for referrals, and nothing for errors (one key per prefix).
+func (h *Handler) rrlKey(m *dns.Msg, res *result) (rrl.Class, uint64) {
+	switch m.Rcode {
+	case dns.RcodeSuccess:
+		var qt uint64
+		if len(m.Question) == 1 {
+			qt = uint64(m.Question[0].Qtype)
+		}
+		if len(m.Answer) > 0 {
+			return rrl.Answer, h.rrl.HashName(res.qname) ^ qt
+		}
+		if !m.Authoritative && len(m.Ns) > 0 {
+			if ns, isNS := m.Ns[0].(*dns.NS); isNS {
+				return rrl.Referral, h.rrl.HashName(strings.ToLower(ns.Hdr.Name))
+			}
+		}
+		return rrl.NoData, h.rrl.HashName(res.qname) ^ qt
+	case dns.RcodeNameError:
+		return rrl.NXDomain, h.rrl.HashName(res.zone)
+	}
+	return rrl.Error, 0
+}
+
+// slip turns m into RRL's truncated reply: TC set, the question and the
+// OPT (with its cookie) kept, no records, so it is no larger than the
+// query and a real resolver retries over TCP.
+func slip(m *dns.Msg) {
+	opt := m.IsEdns0()
+	m.Truncated = true
+	m.Answer, m.Ns, m.Extra = nil, nil, nil
+	if opt != nil {
+		m.Extra = []dns.RR{opt}
+	}
+}
+
+// errorReply is a bare reply (no question) for a query whose handling
+// panicked.
 func errorReply(hdr rawHeader, rcode int, buf []byte) []byte {
 	m := &dns.Msg{MsgHdr: dns.MsgHdr{Id: hdr.id, Response: true, Opcode: hdr.opcode(), Rcode: rcode,
 		RecursionDesired: hdr.flags&0x0100 != 0}}
@@ -148,69 +276,92 @@ func reply(req *dns.Msg, rcode int) *dns.Msg {
 	return m
 }
 
-func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.AddrPort, tcp bool) *dns.Msg {
-	// EDNS: at most one OPT, in the additional section, with owner ".".
+// answer builds the reply to the query parse read into p (rcode is what
+// parse returned) and notes in res what the UDP rules need.
+func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) *dns.Msg {
+	req := &p.req
 	// Replies to a query with a good OPT carry one (RFC 6891 §7), errors
 	// included.
-	var opt *dns.OPT
-	badOPT := false
-	for _, rr := range req.Extra {
-		if o, isOpt := rr.(*dns.OPT); isOpt {
-			if opt != nil || o.Hdr.Name != "." {
-				badOPT = true
-			}
-			opt = o
+	opt := p.opt
+	if rcode != dns.RcodeSuccess {
+		// Malformed: the question is echoed when it could be read, the
+		// OPT when it was read whole.
+		m := h.formErr(req)
+		if opt != nil {
+			h.addOPT(m, opt, nil, 0, nil)
 		}
-	}
-	if badOPT {
-		opt = nil
+		return m
 	}
 	if req.Opcode != dns.OpcodeQuery {
 		m := reply(req, dns.RcodeNotImplemented)
 		m.CheckingDisabled = false
-		if len(req.Question) > 1 {
-			m.Question = nil
-		}
 		if opt != nil {
-			h.addOPT(m, opt, nil, 0)
+			h.addOPT(m, opt, nil, 0, nil)
 		}
 		return m
 	}
-	if len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 || badOPT {
+	if len(req.Question) != 1 {
 		m := h.formErr(req)
-		if len(req.Question) != 1 {
-			m.Question = nil
-		}
 		if opt != nil {
-			h.addOPT(m, opt, nil, 0)
+			h.addOPT(m, opt, nil, 0, nil)
 		}
 		return m
 	}
+	q := req.Question[0]
+	res.qname = strings.ToLower(q.Name)
 	var ecs *dns.EDNS0_SUBNET
+	var ck []byte // the COOKIE option of the reply
 	if opt != nil {
 		if opt.Version() != 0 {
 			m := reply(req, dns.RcodeBadVers)
 			m.CheckingDisabled = false
-			h.addOPT(m, opt, nil, 0)
+			h.addOPT(m, opt, nil, 0, nil)
 			return m
 		}
-		for _, o := range opt.Option {
-			if e, isECS := o.(*dns.EDNS0_SUBNET); isECS {
-				if ecs != nil {
-					m := h.formErr(req)
-					h.addOPT(m, opt, nil, 0)
-					return m
-				}
-				ecs = e
+		if p.nCookie > 0 {
+			st := cookie.Malformed
+			if p.nCookie == 1 {
+				st, ck = h.cookies.Check(p.cookie, src.Addr(), make([]byte, 0, cookie.ReplyLen))
+			}
+			res.cookie = st
+			switch st {
+			case cookie.Malformed: // RFC 7873 §5.2.2: FORMERR, no cookie back
+				h.Stats.CookieMalformed.Add(1)
+				m := h.formErr(req)
+				h.addOPT(m, opt, nil, 0, nil)
+				return m
+			case cookie.Valid:
+				h.Stats.CookieValid.Add(1)
+			default:
+				h.Stats.CookieFresh.Add(1)
 			}
 		}
-		if ecs != nil && !validECS(ecs, raw, hdr) {
-			m := h.formErr(req)
-			h.addOPT(m, opt, nil, 0)
-			return m
+		if p.nECS > 0 {
+			e, ok := parseECS(p.ecs)
+			if !ok || p.nECS > 1 {
+				m := h.formErr(req)
+				h.addOPT(m, opt, nil, 0, ck)
+				return m
+			}
+			ecs = e
+			opt.Option = append(opt.Option, e) // for the Observer, as miekg/dns would have it
 		}
 	}
-	q := req.Question[0]
+	if p.tsig != nil {
+		// We hold no TSIG keys: RFC 8945 §5.2.1, NOTAUTH with an
+		// unsigned TSIG saying BADKEY.
+		h.Stats.TSIG.Add(1)
+		m := reply(req, dns.RcodeNotAuth)
+		if opt != nil {
+			h.addOPT(m, opt, nil, 0, ck)
+		}
+		m.Extra = append(m.Extra, &dns.TSIG{
+			Hdr:       dns.RR_Header{Name: p.tsig.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+			Algorithm: p.tsig.Algorithm, TimeSigned: p.tsig.TimeSigned, Fudge: p.tsig.Fudge,
+			OrigId: req.Id, Error: dns.RcodeBadKey,
+		})
+		return m
+	}
 	m := reply(req, dns.RcodeSuccess)
 	scope := 0
 	switch {
@@ -226,19 +377,19 @@ func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.Addr
 		m.Rcode = dns.RcodeNotImplemented
 	default:
 		snap := h.cfg.Zones.Current()
-		qname := strings.ToLower(q.Name)
-		z := snap.Find(qname)
+		z := snap.Find(res.qname)
 		if z == nil {
 			m.Rcode = dns.RcodeRefused
 			break
 		}
+		res.zone, res.z = z.Origin, z
 		var hv HealthView
 		if h.cfg.Health != nil {
 			hv = h.cfg.Health()
 		}
 		c := h.client(src, ecs)
 		sc := h.scratch.Get().(*scratch)
-		scope = h.fromZone(m, z, qname, q.Qtype, c, hv, sc, nil)
+		scope = h.fromZone(m, z, res.qname, q.Qtype, c, hv, sc, nil)
 		h.scratch.Put(sc)
 	}
 	if opt != nil {
@@ -247,7 +398,7 @@ func (h *Handler) answer(req *dns.Msg, raw []byte, hdr rawHeader, src netip.Addr
 			// subnet: it holds for every subnet (RFC 7871 §7.2.1).
 			scope = 0
 		}
-		h.addOPT(m, opt, ecs, scope)
+		h.addOPT(m, opt, ecs, scope, ck)
 	}
 	return m
 }
@@ -257,27 +408,6 @@ func (h *Handler) formErr(req *dns.Msg) *dns.Msg {
 	m := reply(req, dns.RcodeFormatError)
 	m.CheckingDisabled = false
 	return m
-}
-
-// validECS applies RFC 7871 §6: a known family, a prefix the family
-// allows, exactly the address bytes the prefix needs, no bits beyond it.
-func validECS(e *dns.EDNS0_SUBNET, raw []byte, hdr rawHeader) bool {
-	if _, ok := ecsRawCheck(raw, hdr); !ok {
-		return false
-	}
-	switch e.Family {
-	case 0:
-		return e.SourceNetmask == 0
-	case 1, 2:
-	default:
-		return false
-	}
-	a, ok := ecsAddr(e)
-	if !ok {
-		return false
-	}
-	p, err := a.Prefix(int(e.SourceNetmask))
-	return err == nil && p.Addr() == a
 }
 
 func ecsAddr(e *dns.EDNS0_SUBNET) (netip.Addr, bool) {
@@ -293,8 +423,9 @@ func ecsAddr(e *dns.EDNS0_SUBNET) (netip.Addr, bool) {
 }
 
 // addOPT echoes EDNS: our payload size, version 0, DO copied, ECS echoed
-// with its scope; unknown options and flags are not echoed.
-func (h *Handler) addOPT(m *dns.Msg, q *dns.OPT, ecs *dns.EDNS0_SUBNET, scope int) {
+// with its scope, our COOKIE (ck) when the query had one; unknown options
+// and flags are not echoed.
+func (h *Handler) addOPT(m *dns.Msg, q *dns.OPT, ecs *dns.EDNS0_SUBNET, scope int, ck []byte) {
 	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 	o.SetUDPSize(uint16(h.maxUDP))
 	if q.Do() {
@@ -309,6 +440,10 @@ func (h *Handler) addOPT(m *dns.Msg, q *dns.OPT, ecs *dns.EDNS0_SUBNET, scope in
 			e.SourceScope = uint8(scope)
 		}
 		o.Option = append(o.Option, e)
+	}
+	if ck != nil {
+		// Raw bytes: EDNS0_COOKIE would hex-encode them and back.
+		o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0COOKIE, Data: ck})
 	}
 	m.Extra = append(m.Extra, o)
 }

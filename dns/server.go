@@ -22,15 +22,29 @@ type ServerConfig struct {
 
 	UDPReaders     int           // goroutines reading each UDP socket; default GOMAXPROCS
 	TCPMaxConns    int           // concurrent TCP connections per listener; default 1000
+	TCPMaxPerSrc   int           // concurrent TCP connections per source (IPv4 address, IPv6 /64) per listener; default 64
 	TCPIdleTimeout time.Duration // between queries on a connection; default 10s
 	TCPReadTimeout time.Duration // to read one whole query once it starts; default 2s
 	TCPMaxQueries  int           // per connection; default 1000 (0 = default)
 	WriteTimeout   time.Duration // default 2s
 }
 
-// Server serves a Handler on UDP and TCP sockets. UDP is read by a fixed
-// set of goroutines that answer inline, so a flood cannot grow goroutines
-// or memory; TCP connections are capped, evicting the longest idle.
+// Server serves a Handler on UDP and TCP sockets.
+//
+// UDP is read by a fixed set of goroutines (UDPReaders per socket) that
+// answer inline: there is no queue and no goroutine per packet, so a flood
+// cannot grow goroutines or memory. When the readers fall behind, the
+// kernel's socket buffer fills and the kernel drops and counts the excess
+// (RcvbufErrors in /proc/net/snmp).
+//
+// TCP connections are capped per listener (TCPMaxConns) and per source
+// (TCPMaxPerSrc). A new connection over either cap evicts the longest-idle
+// connection under that cap (an idle one is between queries; one in the
+// middle of a query is never evicted), so slowloris connections cannot
+// lock real clients out; when none is idle the new connection is closed.
+// Each connection has an idle timeout between queries, a read timeout for
+// the rest of a query once its first byte arrived, a write timeout, and a
+// number of queries after which it is closed.
 type Server struct {
 	cfg   ServerConfig
 	h     *Handler
@@ -43,6 +57,9 @@ type Server struct {
 	once  sync.Once
 	// TCPEvicted counts idle connections closed to make room.
 	TCPEvicted atomic.Uint64
+	// TCPRefused counts connections closed at once: over a cap with no
+	// idle connection to evict.
+	TCPRefused atomic.Uint64
 }
 
 // NewServer prepares a server; Start binds the sockets.
@@ -55,6 +72,9 @@ func NewServer(cfg ServerConfig, h *Handler) *Server {
 	}
 	if cfg.TCPMaxConns <= 0 {
 		cfg.TCPMaxConns = 1000
+	}
+	if cfg.TCPMaxPerSrc <= 0 {
+		cfg.TCPMaxPerSrc = 64
 	}
 	if cfg.TCPIdleTimeout <= 0 {
 		cfg.TCPIdleTimeout = 10 * time.Second
@@ -88,7 +108,8 @@ func (s *Server) Start() error {
 			s.wg.Add(1)
 			go s.serveUDP(s.udp[i])
 		}
-		cs := &connSet{max: s.cfg.TCPMaxConns, conns: map[*trackedConn]struct{}{}}
+		cs := &connSet{max: s.cfg.TCPMaxConns, maxPerSrc: s.cfg.TCPMaxPerSrc,
+			conns: map[*trackedConn]struct{}{}, perSrc: map[netip.Addr]int{}}
 		s.conns = append(s.conns, cs)
 		s.wg.Add(1)
 		go s.serveTCP(s.tcp[i], cs)
@@ -164,50 +185,128 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 	}
 }
 
-// connSet tracks a listener's TCP connections to cap them.
+// connSet tracks a listener's TCP connections to cap them. Evicting picks
+// the connection whose last whole query (or accept) is oldest among those
+// not busy answering; connections part-way through reading a query are
+// fair game, so slow senders cannot pin their slots.
 type connSet struct {
-	mu     sync.Mutex
-	max    int
-	conns  map[*trackedConn]struct{}
-	closed bool // closeAll ran: no connection may be added
+	mu        sync.Mutex
+	max       int
+	maxPerSrc int
+	conns     map[*trackedConn]struct{}
+	perSrc    map[netip.Addr]int // connections per srcKey
+	closed    bool               // closeAll ran: no connection may be added
 }
 
 type trackedConn struct {
 	net.Conn
-	lastActive atomic.Int64 // unix nanos of the last query read
-	busy       atomic.Bool
+	src        netip.Addr   // srcKey of the remote address
+	lastActive atomic.Int64 // unix nanos of the last query read whole (or of the accept)
+	busy       atomic.Bool  // answering: from a query read whole to its reply written
 }
 
-func (cs *connSet) add(c *trackedConn) (evicted, ok bool) {
+// srcKey is what the per-source cap counts: an IPv4 address, or the /64
+// of an IPv6 address (one host usually has a whole /64).
+func srcKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+type addResult int
+
+const (
+	added addResult = iota
+	refused
+	closing
+)
+
+// add registers c, evicting the longest-idle connection of its source
+// when the source is at its cap and the longest-idle of all when the
+// listener is. It reports how many it evicted.
+func (cs *connSet) add(c *trackedConn) (evicted int, r addResult) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.closed {
-		return false, false
+		return 0, closing
+	}
+	if cs.perSrc[c.src] >= cs.maxPerSrc {
+		o := cs.oldestIdle(c.src, true)
+		if o == nil {
+			return evicted, refused
+		}
+		cs.evict(o)
+		evicted++
 	}
 	if len(cs.conns) >= cs.max {
-		var oldest *trackedConn
-		for o := range cs.conns {
-			if o.busy.Load() {
-				continue
-			}
-			if oldest == nil || o.lastActive.Load() < oldest.lastActive.Load() {
-				oldest = o
-			}
+		o := cs.oldestIdle(netip.Addr{}, false)
+		if o == nil {
+			return evicted, refused
 		}
-		if oldest != nil {
-			oldest.Close()
-			delete(cs.conns, oldest)
-			evicted = true
-		}
+		cs.evict(o)
+		evicted++
 	}
 	cs.conns[c] = struct{}{}
-	return evicted, true
+	cs.perSrc[c.src]++
+	return evicted, added
+}
+
+// oldestIdle returns the connection idle the longest (of source src when
+// bySrc), nil when every one is busy. The scan is linear: it runs only
+// when a cap is reached, over at most max connections.
+func (cs *connSet) oldestIdle(src netip.Addr, bySrc bool) *trackedConn {
+	var oldest *trackedConn
+	for o := range cs.conns {
+		if o.busy.Load() || (bySrc && o.src != src) {
+			continue
+		}
+		if oldest == nil || o.lastActive.Load() < oldest.lastActive.Load() {
+			oldest = o
+		}
+	}
+	return oldest
+}
+
+func (cs *connSet) evict(o *trackedConn) {
+	o.Close()
+	cs.forget(o)
+}
+
+// forget drops c from the books; c may already be gone (evicted).
+func (cs *connSet) forget(c *trackedConn) {
+	if _, ok := cs.conns[c]; !ok {
+		return
+	}
+	delete(cs.conns, c)
+	if n := cs.perSrc[c.src] - 1; n > 0 {
+		cs.perSrc[c.src] = n
+	} else {
+		delete(cs.perSrc, c.src)
+	}
 }
 
 func (cs *connSet) remove(c *trackedConn) {
 	cs.mu.Lock()
-	delete(cs.conns, c)
+	cs.forget(c)
 	cs.mu.Unlock()
+}
+
+func (cs *connSet) len() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.conns)
+}
+
+// TCPConns returns the number of open TCP connections, all listeners.
+func (s *Server) TCPConns() int {
+	n := 0
+	for _, cs := range s.conns {
+		n += cs.len()
+	}
+	return n
 }
 
 func (cs *connSet) closeAll() {
@@ -235,14 +334,20 @@ func (s *Server) serveTCP(ln net.Listener, cs *connSet) {
 			continue
 		}
 		tc := &trackedConn{Conn: c}
+		if ta, isTCP := c.RemoteAddr().(*net.TCPAddr); isTCP {
+			tc.src = srcKey(ta.AddrPort().Addr())
+		}
 		tc.lastActive.Store(time.Now().UnixNano())
-		evicted, ok := cs.add(tc)
-		if !ok { // accepted while Close ran: Close will not see it
+		evicted, r := cs.add(tc)
+		s.TCPEvicted.Add(uint64(evicted))
+		switch r {
+		case closing: // accepted while Close ran: Close will not see it
 			c.Close()
 			return
-		}
-		if evicted {
-			s.TCPEvicted.Add(1)
+		case refused:
+			s.TCPRefused.Add(1)
+			c.Close()
+			continue
 		}
 		s.wg.Add(1)
 		go func() {
@@ -257,7 +362,10 @@ func (s *Server) serveTCP(ln net.Listener, cs *connSet) {
 // serveConn answers queries on one TCP connection in order (RFC 7766
 // pipelining: the client may send the next before reading the answer).
 func (s *Server) serveConn(c *trackedConn) {
-	src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	var src netip.AddrPort
+	if ta, isTCP := c.RemoteAddr().(*net.TCPAddr); isTCP {
+		src = ta.AddrPort()
+	}
 	var lenBuf [2]byte
 	msg := make([]byte, 0, 512)
 	out := make([]byte, 4096) // 2-byte length, then the reply
@@ -266,8 +374,10 @@ func (s *Server) serveConn(c *trackedConn) {
 		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
 			return
 		}
-		// The query has started: the rest must arrive promptly.
-		c.busy.Store(true)
+		// The query has started: the rest must arrive promptly. A
+		// connection that is still reading is not busy: a slowloris
+		// trickling bytes keeps the lastActive of its last whole query
+		// and is the first evicted.
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPReadTimeout))
 		if _, err := io.ReadFull(c, lenBuf[1:]); err != nil {
 			return
@@ -281,6 +391,7 @@ func (s *Server) serveConn(c *trackedConn) {
 			return
 		}
 		c.lastActive.Store(time.Now().UnixNano())
+		c.busy.Store(true)
 		resp := s.h.Respond(msg, src, true, out[2:2])
 		if resp != nil {
 			var frame []byte

@@ -2,12 +2,27 @@ package dns
 
 import (
 	"encoding/binary"
+	"net"
+
+	"github.com/miekg/dns"
 )
 
-// Raw checks on query bytes that miekg/dns's parser cannot make because it
-// drops the information (option lengths) or parses more than we want.
+// Reading a query from its bytes. We parse the header, the question, the
+// OPT record and a TSIG record, and nothing else (HARDENING.md: servers
+// have died parsing records nobody needed). A QUERY may not carry records
+// in the answer or authority section, nor anything in the additional
+// section but one OPT and one TSIG (last): NSD's rules. Those checks run
+// on the raw counts, before any record is read. miekg/dns is used for two
+// bounded pieces only: the question name (UnpackDomainName, which stops
+// compression loops) and the TSIG record.
 
 const headerLen = 12
+
+// EDNS option codes we read; every other option is skipped unread.
+const (
+	optECS    = 8
+	optCookie = 10
+)
 
 type rawHeader struct {
 	id             uint16
@@ -32,7 +47,167 @@ func readHeader(b []byte) (rawHeader, bool) {
 func (h rawHeader) qr() bool    { return h.flags&0x8000 != 0 }
 func (h rawHeader) opcode() int { return int(h.flags>>11) & 0xF }
 
+// msgHdr is the header as miekg/dns would have unpacked it.
+func (h rawHeader) msgHdr() dns.MsgHdr {
+	f := h.flags
+	return dns.MsgHdr{
+		Id:                 h.id,
+		Response:           f&0x8000 != 0,
+		Opcode:             h.opcode(),
+		Authoritative:      f&0x0400 != 0,
+		Truncated:          f&0x0200 != 0,
+		RecursionDesired:   f&0x0100 != 0,
+		RecursionAvailable: f&0x0080 != 0,
+		Zero:               f&0x0040 != 0,
+		AuthenticatedData:  f&0x0020 != 0,
+		CheckingDisabled:   f&0x0010 != 0,
+		Rcode:              int(f & 0xF),
+	}
+}
+
+// parsed is what a query says, as far as we read it.
+type parsed struct {
+	hdr  rawHeader
+	req  dns.Msg   // header, question (when hasQ) and OPT (when opt != nil); nothing else
+	hasQ bool      // the question was read (even when the query is malformed later)
+	opt  *dns.OPT  // nil without EDNS or when the OPT was malformed (then bad is set)
+	tsig *dns.TSIG // a TSIG record, always the last one
+
+	// Options found in the OPT: data of the first, and how many.
+	ecs, cookie   []byte
+	nECS, nCookie int
+}
+
+// parse reads the query in b (whose header is h) into p and returns
+// dns.RcodeSuccess, or dns.RcodeFormatError when it is malformed; p then
+// holds what could be read (the question, for the reply to echo it).
+func parse(b []byte, h rawHeader, p *parsed) int {
+	p.hdr = h
+	p.req.MsgHdr = h.msgHdr()
+	query := h.opcode() == dns.OpcodeQuery
+	if h.qd > 1 {
+		return dns.RcodeFormatError
+	}
+	off := headerLen
+	if h.qd == 1 {
+		name, end, err := dns.UnpackDomainName(b, off)
+		if err != nil || end+4 > len(b) {
+			return dns.RcodeFormatError
+		}
+		p.req.Question = append(p.req.Question[:0], dns.Question{
+			Name: name, Qtype: binary.BigEndian.Uint16(b[end:]), Qclass: binary.BigEndian.Uint16(b[end+2:]),
+		})
+		p.hasQ = true
+		off = end + 4
+	}
+	if query && (h.an > 0 || h.ns > 0 || h.ar > 2) {
+		// From the counts alone: nothing past the question is read.
+		return dns.RcodeFormatError
+	}
+	// Other opcodes (answered NOTIMP) may carry records: skip them unread,
+	// to find an OPT to echo.
+	for i := 0; i < int(h.an)+int(h.ns); i++ {
+		_, _, rdEnd, ok := rrBounds(b, off)
+		if !ok {
+			return dns.RcodeFormatError
+		}
+		off = rdEnd
+	}
+	for i := 0; i < int(h.ar); i++ {
+		typ, rdStart, rdEnd, ok := rrBounds(b, off)
+		if !ok || p.tsig != nil { // TSIG must be the last record (RFC 8945 §5.1)
+			p.opt = nil
+			return dns.RcodeFormatError
+		}
+		switch typ {
+		case dns.TypeOPT:
+			// One OPT, owned by the root (RFC 6891 §6.1.1).
+			if p.opt != nil || b[off] != 0 || !p.readOPT(b, off, rdStart, rdEnd) {
+				p.opt = nil
+				return dns.RcodeFormatError
+			}
+		case dns.TypeTSIG:
+			// miekg/dns unpacks empty RDATA as a TSIG with no fields,
+			// which our NOTAUTH reply would echo unpackable.
+			rr, _, err := dns.UnpackRR(b, off)
+			t, isTSIG := rr.(*dns.TSIG)
+			if err != nil || !isTSIG || rdStart == rdEnd {
+				p.opt = nil
+				return dns.RcodeFormatError
+			}
+			p.tsig = t
+		default:
+			if query { // a record nobody needs: refuse rather than read it
+				p.opt = nil
+				return dns.RcodeFormatError
+			}
+		}
+		off = rdEnd
+	}
+	if p.opt != nil {
+		p.req.Extra = append(p.req.Extra[:0], p.opt)
+	}
+	return dns.RcodeSuccess
+}
+
+// rrBounds reads the fixed part of the record at off without reading its
+// owner name beyond its labels' lengths (pointers are not followed) and
+// returns its type and where its RDATA starts and ends.
+func rrBounds(b []byte, off int) (typ uint16, rdStart, rdEnd int, ok bool) {
+	end, ok := skipName(b, off)
+	if !ok || end+10 > len(b) {
+		return 0, 0, 0, false
+	}
+	typ = binary.BigEndian.Uint16(b[end:])
+	rdStart = end + 10
+	rdEnd = rdStart + int(binary.BigEndian.Uint16(b[end+8:]))
+	if rdEnd > len(b) {
+		return 0, 0, 0, false
+	}
+	return typ, rdStart, rdEnd, true
+}
+
+// readOPT builds p.opt from the OPT record at off and notes the options
+// we use; it reports false when an option runs past the RDATA.
+func (p *parsed) readOPT(b []byte, off, rdStart, rdEnd int) bool {
+	hdr := b[off+1:] // the owner is the root: one zero byte
+	p.opt = &dns.OPT{Hdr: dns.RR_Header{
+		Name:     ".",
+		Rrtype:   dns.TypeOPT,
+		Class:    binary.BigEndian.Uint16(hdr[2:]),
+		Ttl:      binary.BigEndian.Uint32(hdr[4:]),
+		Rdlength: binary.BigEndian.Uint16(hdr[8:]),
+	}}
+	rd := b[rdStart:rdEnd]
+	for len(rd) > 0 {
+		if len(rd) < 4 {
+			return false
+		}
+		code := binary.BigEndian.Uint16(rd)
+		n := int(binary.BigEndian.Uint16(rd[2:]))
+		if 4+n > len(rd) {
+			return false
+		}
+		data := rd[4 : 4+n : 4+n]
+		switch code {
+		case optECS:
+			if p.nECS == 0 {
+				p.ecs = data
+			}
+			p.nECS++
+		case optCookie:
+			if p.nCookie == 0 {
+				p.cookie = data
+			}
+			p.nCookie++
+		}
+		rd = rd[4+n:]
+	}
+	return true
+}
+
 // skipName returns the offset after the (possibly compressed) name at off.
+// It follows no pointer, so it cannot loop.
 func skipName(b []byte, off int) (int, bool) {
 	for n := 0; n < 128; n++ {
 		if off >= len(b) {
@@ -54,49 +229,36 @@ func skipName(b []byte, off int) (int, bool) {
 	return 0, false
 }
 
-// ecsRawCheck finds the ECS option in the query's OPT record and reports
-// whether its ADDRESS has exactly the bytes SOURCE PREFIX-LENGTH needs
-// (RFC 7871 §6). found is false when there is no ECS option.
-func ecsRawCheck(b []byte, h rawHeader) (found, ok bool) {
-	off := headerLen
-	for i := 0; i < int(h.qd); i++ {
-		var good bool
-		if off, good = skipName(b, off); !good {
-			return false, true
-		}
-		off += 4
+// parseECS reads ECS option data and applies RFC 7871 §6: a known family,
+// a prefix the family allows, exactly the address bytes the prefix needs,
+// and no bits set beyond the prefix. Family 0 with prefix 0 and no address
+// is what dig sends for +subnet=0 and is accepted ("don't tailor").
+func parseECS(d []byte) (*dns.EDNS0_SUBNET, bool) {
+	if len(d) < 4 {
+		return nil, false
 	}
-	for i := 0; i < int(h.an)+int(h.ns)+int(h.ar); i++ {
-		var good bool
-		if off, good = skipName(b, off); !good || off+10 > len(b) {
-			return false, true
-		}
-		typ := binary.BigEndian.Uint16(b[off:])
-		rdlen := int(binary.BigEndian.Uint16(b[off+8:]))
-		off += 10
-		if off+rdlen > len(b) {
-			return false, true
-		}
-		if typ == 41 {
-			rd := b[off : off+rdlen]
-			for len(rd) >= 4 {
-				code := binary.BigEndian.Uint16(rd)
-				olen := int(binary.BigEndian.Uint16(rd[2:]))
-				if 4+olen > len(rd) {
-					return false, true
-				}
-				if code == 8 {
-					opt := rd[4 : 4+olen]
-					if len(opt) < 4 {
-						return true, false
-					}
-					src := int(opt[2])
-					return true, len(opt)-4 == (src+7)/8
-				}
-				rd = rd[4+olen:]
-			}
-		}
-		off += rdlen
+	e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: binary.BigEndian.Uint16(d), SourceNetmask: d[2], SourceScope: d[3]}
+	addr := d[4:]
+	src := int(e.SourceNetmask)
+	var size int
+	switch e.Family {
+	case 0:
+		return e, src == 0 && len(addr) == 0
+	case 1:
+		size = net.IPv4len
+	case 2:
+		size = net.IPv6len
+	default:
+		return nil, false
 	}
-	return false, true
+	if src > 8*size || len(addr) != (src+7)/8 {
+		return nil, false
+	}
+	if src%8 != 0 && addr[len(addr)-1]&(0xFF>>(src%8)) != 0 {
+		return nil, false
+	}
+	ip := make(net.IP, size)
+	copy(ip, addr)
+	e.Address = ip
+	return e, true
 }

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/gslb/gslb/cookie"
+	"github.com/gslb/gslb/rrl"
 )
 
 // config is the server configuration: defaults, then the --config file,
@@ -29,11 +33,75 @@ type config struct {
 		ID      string `toml:"id"`
 	} `toml:"chaos"`
 	TCP struct {
-		MaxConns    int      `toml:"max_conns"`
-		IdleTimeout duration `toml:"idle_timeout"`
-		MaxQueries  int      `toml:"max_queries"`
+		MaxConns     int      `toml:"max_conns"`
+		MaxPerSource int      `toml:"max_per_source"`
+		IdleTimeout  duration `toml:"idle_timeout"`
+		ReadTimeout  duration `toml:"read_timeout"`
+		WriteTimeout duration `toml:"write_timeout"`
+		MaxQueries   int      `toml:"max_queries"`
 	} `toml:"tcp"`
-	HTTPReloadToken string `toml:"http_reload_token"`
+	UDP struct {
+		Readers int `toml:"readers"`
+	} `toml:"udp"`
+	RRL             rrlConfig    `toml:"rrl"`
+	Cookies         cookieConfig `toml:"cookies"`
+	HTTPReloadToken string       `toml:"http_reload_token"`
+	QueryLog        bool         `toml:"query_log"`
+	QueryLogFile    string       `toml:"query_log_file"`
+	Pprof           bool         `toml:"pprof"`
+}
+
+// rrlConfig is the [rrl] table (docs/rrl-and-cookies.md).
+type rrlConfig struct {
+	Rate       int            `toml:"rate"`
+	Slip       int            `toml:"slip"`
+	Window     duration       `toml:"window"`
+	IPv4Prefix int            `toml:"ipv4_prefix"`
+	IPv6Prefix int            `toml:"ipv6_prefix"`
+	Exempt     []netip.Prefix `toml:"exempt"`
+	LogOnly    bool           `toml:"log_only"`
+	TableSize  int            `toml:"table_size"`
+}
+
+// limiter returns the table as the rrl package's Config.
+func (r rrlConfig) limiter() rrl.Config {
+	ex := r.Exempt
+	if ex == nil { // "exempt = []": nothing exempt (nil would mean loopback)
+		ex = []netip.Prefix{}
+	}
+	return rrl.Config{ResponsesPerSecond: r.Rate, Slip: r.Slip, Window: r.Window.Duration,
+		IPv4Prefix: r.IPv4Prefix, IPv6Prefix: r.IPv6Prefix, Exempt: ex, LogOnly: r.LogOnly, TableSize: r.TableSize}
+}
+
+// cookieConfig is the [cookies] table (docs/rrl-and-cookies.md).
+type cookieConfig struct {
+	Secret          string `toml:"secret"`
+	PreviousSecret  string `toml:"previous_secret"`
+	RequireForLarge int    `toml:"require_for_large"`
+}
+
+// secrets returns the configured secrets, nil when none is set (the
+// handler then makes a random one).
+func (c cookieConfig) secrets() (*cookie.Config, error) {
+	if c.Secret == "" {
+		if c.PreviousSecret != "" {
+			return nil, errors.New("[cookies] previous_secret without secret")
+		}
+		return nil, nil
+	}
+	var cc cookie.Config
+	var err error
+	if cc.Secret, err = cookie.SecretFromHex(c.Secret); err != nil {
+		return nil, fmt.Errorf("[cookies] secret: %w", err)
+	}
+	if c.PreviousSecret != "" {
+		prev, err := cookie.SecretFromHex(c.PreviousSecret)
+		if err != nil {
+			return nil, fmt.Errorf("[cookies] previous_secret: %w", err)
+		}
+		cc.PreviousSecret = &prev
+	}
+	return &cc, nil
 }
 
 type duration struct{ time.Duration }
@@ -59,8 +127,15 @@ func defaultConfig() config {
 	c.Chaos.Version = "gslb " + versionString()
 	c.Chaos.ID, _ = os.Hostname()
 	c.TCP.MaxConns = 1000
+	c.TCP.MaxPerSource = 64
 	c.TCP.IdleTimeout = duration{10 * time.Second}
+	c.TCP.ReadTimeout = duration{2 * time.Second}
+	c.TCP.WriteTimeout = duration{2 * time.Second}
 	c.TCP.MaxQueries = 1000
+	d := rrl.DefaultConfig()
+	c.RRL = rrlConfig{Rate: d.ResponsesPerSecond, Slip: d.Slip, Window: duration{d.Window},
+		IPv4Prefix: d.IPv4Prefix, IPv6Prefix: d.IPv6Prefix, TableSize: d.TableSize,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 	return c
 }
 
@@ -105,6 +180,9 @@ func parseServeFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.IntVar(&flagCfg.MaxUDPSize, "max-udp-size", cfg.MaxUDPSize, "largest UDP answer, also advertised in EDNS")
 	fs.StringVar(&flagCfg.Chaos.Version, "chaos-version", cfg.Chaos.Version, "answer to CHAOS TXT version.bind; \"\" refuses")
 	fs.StringVar(&flagCfg.Chaos.ID, "chaos-id", cfg.Chaos.ID, "answer to CHAOS TXT id.server; \"\" refuses")
+	fs.BoolVar(&flagCfg.QueryLog, "query-log", cfg.QueryLog, "log every query (switch at run time with POST /querylog?on=1|0)")
+	fs.StringVar(&flagCfg.QueryLogFile, "query-log-file", cfg.QueryLogFile, "file the query log appends to; \"\" is stderr")
+	fs.BoolVar(&flagCfg.Pprof, "pprof", cfg.Pprof, "serve Go profiling at /debug/pprof/ on --http")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -154,6 +232,12 @@ func parseServeFlags(fs *flag.FlagSet, args []string) (config, error) {
 			cfg.Chaos.Version = flagCfg.Chaos.Version
 		case "chaos-id":
 			cfg.Chaos.ID = flagCfg.Chaos.ID
+		case "query-log":
+			cfg.QueryLog = flagCfg.QueryLog
+		case "query-log-file":
+			cfg.QueryLogFile = flagCfg.QueryLogFile
+		case "pprof":
+			cfg.Pprof = flagCfg.Pprof
 		}
 	})
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
@@ -164,6 +248,24 @@ func parseServeFlags(fs *flag.FlagSet, args []string) (config, error) {
 	}
 	if cfg.MaxUDPSize < 512 || cfg.MaxUDPSize > 65535 {
 		return cfg, fmt.Errorf("max UDP size %d: want 512 to 65535 (1232 avoids fragmentation)", cfg.MaxUDPSize)
+	}
+	if err := cfg.RRL.limiter().Validate(); err != nil {
+		return cfg, fmt.Errorf("[rrl] %w", err)
+	}
+	if _, err := cfg.Cookies.secrets(); err != nil {
+		return cfg, err
+	}
+	if r := cfg.Cookies.RequireForLarge; r != 0 && (r < 512 || r > 65535) {
+		return cfg, fmt.Errorf("[cookies] require_for_large %d: want 0 (off) or 512 to 65535", r)
+	}
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"[tcp] max_conns", cfg.TCP.MaxConns}, {"[tcp] max_per_source", cfg.TCP.MaxPerSource},
+		{"[tcp] max_queries", cfg.TCP.MaxQueries}, {"[udp] readers", cfg.UDP.Readers}} {
+		if v.n < 0 {
+			return cfg, fmt.Errorf("%s %d: want a positive number (0 for the default)", v.key, v.n)
+		}
 	}
 	return cfg, nil
 }

@@ -85,7 +85,7 @@ func startServer(t testing.TB, cfg config) *testServer {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, code := start(ctx, cfg, log)
+	a, code := start(ctx, cfg, log, logs)
 	if a == nil {
 		cancel()
 		t.Fatalf("start: exit code %d; logs:\n%s", code, logs)
@@ -315,14 +315,26 @@ type statusJSON struct {
 				Reason    string     `json:"reason"`
 				LatencyMS float64    `json:"latency_ms"`
 			} `json:"health"`
+			AnswerShare *float64 `json:"answer_share"`
 		} `json:"endpoints"`
+		QueriesLastMinute *uint64 `json:"queries_last_minute"`
 	} `json:"pools"`
 	GeoIP []struct {
 		Path      string    `json:"path"`
 		Type      string    `json:"type"`
+		Kind      string    `json:"kind"`
 		BuildTime time.Time `json:"build_time"`
+		LoadedAt  time.Time `json:"loaded_at"`
+		Exists    *bool     `json:"exists"`
 		Error     string    `json:"error"`
 	} `json:"geoip"`
+	AnswerShareWindowSeconds *float64 `json:"answer_share_window_seconds"`
+	QueryLog                 *struct {
+		Enabled bool   `json:"enabled"`
+		File    string `json:"file"`
+		Lines   uint64 `json:"lines"`
+		Dropped uint64 `json:"dropped"`
+	} `json:"query_log"`
 	RecentTransitions []struct {
 		Address string    `json:"address"`
 		Up      bool      `json:"up"`

@@ -23,6 +23,7 @@ Usage:
   gslb check   DIR|FILE...               validate zone files (exit 2 on any error)
   gslb explain --client IP [--server URL] NAME [TYPE]
                                          show how an answer is chosen
+  gslb status  [--server URL]            zones, pools and endpoint health of a running server
   gslb version
 
 Run "gslb COMMAND -h" for a command's flags and defaults.
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "explain":
 		return explain(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "gslb", versionString())
 		return 0

@@ -38,6 +38,8 @@ type app struct {
 	dns     *dnssrv.Server
 	httpLn  net.Listener
 	httpSrv *http.Server
+	metrics *metrics  // query counters behind /metrics
+	qlog    *queryLog // nil when nothing could switch it on
 
 	cancel context.CancelFunc // stops the background goroutines below
 	bg     sync.WaitGroup     // the zone and GeoIP watchers
@@ -92,7 +94,7 @@ Flags:`)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, code := start(ctx, cfg, log)
+	a, code := start(ctx, cfg, log, stderr)
 	if a == nil {
 		return code
 	}
@@ -109,14 +111,18 @@ Flags:`)
 			log.Info("reload requested", "by", "SIGHUP")
 			_ = a.reload("SIGHUP") // logged by reload
 			_ = a.geo.Reload()     // logs each rejected file itself
+			if a.qlog != nil {
+				_ = a.qlog.reopen() // after logrotate; logs its own failure
+			}
 		}
 	}
 }
 
 // start builds and starts everything; on failure it returns nil and the
 // exit code (2 for configuration, 1 for runtime problems like binding).
-func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
-	a := &app{cfg: cfg, log: log, started: time.Now()}
+// stderr is the query log's sink when it has no file.
+func start(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) (*app, int) {
+	a := &app{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics()}
 	ctx, a.cancel = context.WithCancel(ctx)
 	ok := false
 	defer func() {
@@ -136,7 +142,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 		}
 		a.geo = db
 	}
-	a.health = health.New(health.Options{Logger: log})
+	a.health = health.New(health.Options{Logger: log, Prober: timedProber{next: health.NetProber{}, hist: a.metrics.checks}})
 	a.loader = zones.NewLoader(cfg.Zones)
 	watcher := newZoneWatcher(cfg.Zones, log)
 	defer func() {
@@ -149,6 +155,24 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 	if a.geo != nil {
 		locator = a.geo
 	}
+	// Queries are observed when something can read the result: /metrics,
+	// or the query log (which POST /querylog may switch on later).
+	var obs dnssrv.Observer
+	if cfg.HTTP != "" || cfg.QueryLog {
+		ql, err := newQueryLog(cfg.QueryLog, cfg.QueryLogFile, cfg.LogFormat, stderr, log)
+		if err != nil {
+			log.Error("query log unusable", "file", cfg.QueryLogFile, "err", err)
+			a.health.Close()
+			return nil, 1
+		}
+		a.qlog = ql
+		obs = observer{m: a.metrics, ql: ql}
+	}
+	rrlCfg := cfg.RRL.limiter()
+	cookies, _ := cfg.Cookies.secrets() // validated by parseServeFlags
+	if cookies == nil {
+		log.Info("cookie secret is random; set [cookies] secret alike on every node answering on the same address")
+	}
 	a.handler = dnssrv.NewHandler(dnssrv.Config{
 		Zones:        &a.store,
 		Health:       func() dnssrv.HealthView { return a.health.Current() },
@@ -158,17 +182,27 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 		MaxUDPSize:   cfg.MaxUDPSize,
 		ChaosVersion: cfg.Chaos.Version,
 		ChaosID:      cfg.Chaos.ID,
+		Observer:     obs,
+
+		RRL:                   &rrlCfg,
+		Cookies:               cookies,
+		CookieRequireForLarge: cfg.Cookies.RequireForLarge,
 	})
 	a.dns = dnssrv.NewServer(dnssrv.ServerConfig{
 		Listen:         cfg.Listen,
 		Log:            log.With("component", "dns"),
+		UDPReaders:     cfg.UDP.Readers,
 		TCPMaxConns:    cfg.TCP.MaxConns,
+		TCPMaxPerSrc:   cfg.TCP.MaxPerSource,
 		TCPIdleTimeout: cfg.TCP.IdleTimeout.Duration,
+		TCPReadTimeout: cfg.TCP.ReadTimeout.Duration,
+		WriteTimeout:   cfg.TCP.WriteTimeout.Duration,
 		TCPMaxQueries:  cfg.TCP.MaxQueries,
 	}, a.handler)
 	if err := a.dns.Start(); err != nil {
 		log.Error("dns listener failed", "err", err)
 		a.health.Close()
+		a.closeQueryLog()
 		return nil, 1
 	}
 	if cfg.HTTP != "" {
@@ -177,6 +211,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 			log.Error("http listener failed", "addr", cfg.HTTP, "err", err)
 			a.dns.Close()
 			a.health.Close()
+			a.closeQueryLog()
 			return nil, 1
 		}
 		a.httpLn = ln
@@ -195,6 +230,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, int) {
 			a.watchZones(ctx, watcher)
 		}()
 	}
+	a.metrics.sample(time.Now())
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		a.metrics.sampleShares(ctx)
+	}()
 	if a.geo != nil {
 		a.bg.Add(1)
 		go func() {
@@ -231,8 +272,15 @@ func (a *app) close() {
 		cancel()
 	}
 	a.dns.Close()
-	a.bg.Wait() // no reload can start after this
+	a.closeQueryLog() // after the DNS side: every answered query is logged
+	a.bg.Wait()       // no reload can start after this
 	a.health.Close()
+}
+
+func (a *app) closeQueryLog() {
+	if a.qlog != nil {
+		a.qlog.close()
+	}
 }
 
 // reload loads the zones directory and publishes the result; files that
@@ -256,6 +304,7 @@ func (a *app) reload(reason string) error {
 		a.log.Warn("reload rejected", "reason", reason, "err", err)
 		return err
 	}
+	a.metrics.update(snap) // before the snapshot serves: its queries find their counters
 	a.store.Replace(snap)
 	a.health.Update(healthTargets(snap))
 	for _, e := range zones.Errors(err) {

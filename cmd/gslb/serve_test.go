@@ -578,6 +578,66 @@ func TestStatusHealth(t *testing.T) {
 		}
 	}
 
+	// The queries above show in /status as answer shares and in /metrics.
+	st = ts.status(t)
+	if st.AnswerShareWindowSeconds == nil || st.QueryLog == nil || st.QueryLog.Enabled {
+		t.Errorf("answer_share_window_seconds %v, query_log %+v: want both, query log off", st.AnswerShareWindowSeconds, st.QueryLog)
+	}
+	shareTests := []struct {
+		pool    string
+		queries uint64
+		shares  []float64 // by endpoint, in file order
+	}{
+		{"dead.example.test.", 1, []float64{0}}, // NODATA: no address handed out
+		{"static.example.test.", 1, []float64{1, 0}},
+		{"web.example.test.", 1, []float64{1}},
+	}
+	for i, tt := range shareTests {
+		p := st.Pools[i]
+		if p.Name != tt.pool || p.QueriesLastMinute == nil || *p.QueriesLastMinute != tt.queries {
+			t.Errorf("pool %d %s: queries_last_minute %v, want %s with %d", i, p.Name, p.QueriesLastMinute, tt.pool, tt.queries)
+			continue
+		}
+		for j, want := range tt.shares {
+			if got := p.Endpoints[j].AnswerShare; got == nil || *got != want {
+				t.Errorf("%s %s: answer_share %v, want %v", p.Name, p.Endpoints[j].Address, got, want)
+			}
+		}
+	}
+	fams := scrapeMetrics(t, ts.httpURL)
+	metricTests := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"gslb_endpoint_up", []string{"pool", "web.example.test.", "endpoint", "127.0.0.1"}, 1},
+		{"gslb_endpoint_up", []string{"pool", "dead.example.test.", "endpoint", "127.0.0.1"}, 0},
+		{"gslb_endpoint_up", []string{"pool", "static.example.test.", "endpoint", "192.0.2.1"}, 1},
+		{"gslb_endpoint_up", []string{"pool", "static.example.test.", "endpoint", "192.0.2.2"}, 0},
+		{"gslb_endpoint_check_up", []string{"pool", "web.example.test.", "endpoint", "127.0.0.1"}, 1},
+		{"gslb_endpoint_check_up", []string{"pool", "dead.example.test.", "endpoint", "127.0.0.1"}, 0},
+		{"gslb_pool_queries_total", []string{"zone", "example.test.", "pool", "dead.example.test."}, 1},
+		{"gslb_pool_empty_answers_total", []string{"zone", "example.test.", "pool", "dead.example.test."}, 1},
+		{"gslb_endpoint_answers_total", []string{"pool", "static.example.test.", "endpoint", "192.0.2.1"}, 1},
+		{"gslb_endpoint_answers_total", []string{"pool", "static.example.test.", "endpoint", "192.0.2.2"}, 0},
+	}
+	for _, tt := range metricTests {
+		if got, ok := metricValue(fams, tt.name, tt.labels...); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	if _, ok := metricValue(fams, "gslb_endpoint_check_up", "pool", "static.example.test."); ok {
+		t.Errorf("gslb_endpoint_check_up for a pool without a check: want no series")
+	}
+	if v, ok := metricValue(fams, "gslb_endpoint_check_latency_seconds", "pool", "web.example.test."); !ok || v <= 0 {
+		t.Errorf("gslb_endpoint_check_latency_seconds for web = %v (found %v), want > 0", v, ok)
+	}
+	for _, l := range [][]string{{"type", "tcp", "result", "fail"}, {"type", "http", "result", "ok"}} {
+		if n, ok := metricValue(fams, "gslb_check_duration_seconds", l...); !ok || n < 1 {
+			t.Errorf("gslb_check_duration_seconds%v: %v observations (found %v), want >= 1", l, n, ok)
+		}
+	}
+
 	// Health state survives a reload for endpoints that stay.
 	if err := ts.a.reload("test"); err != nil {
 		t.Fatal(err)
@@ -753,7 +813,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	cfg := testConfig(dir)
 	cfg.GeoIP = []string{writeCityDB(t)}
 	logs := &syncBuffer{}
-	a, code := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	a, code := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
 	if a == nil {
 		t.Fatalf("start: exit %d\n%s", code, logs)
 	}

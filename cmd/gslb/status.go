@@ -5,16 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
-	"sort"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	dnssrv "github.com/gslb/gslb/dns"
 	"github.com/gslb/gslb/health"
@@ -35,6 +37,17 @@ type statusDoc struct {
 	Pools         []poolStatus   `json:"pools"`
 	GeoIP         []geoipStatus  `json:"geoip"`
 	Transitions   []transitionJS `json:"recent_transitions"`
+	// ShareWindow is how many seconds answer_share and
+	// queries_last_minute cover: a minute, less just after start.
+	ShareWindow float64        `json:"answer_share_window_seconds"`
+	QueryLog    queryLogStatus `json:"query_log"`
+}
+
+type queryLogStatus struct {
+	Enabled bool   `json:"enabled"`
+	File    string `json:"file,omitempty"` // absent: stderr
+	Lines   uint64 `json:"lines"`
+	Dropped uint64 `json:"dropped"`
 }
 
 type reloadStatus struct {
@@ -72,6 +85,9 @@ type poolStatus struct {
 	Check       string           `json:"check,omitempty"`
 	WhenAllDown string           `json:"when_all_down"`
 	Endpoints   []endpointStatus `json:"endpoints"`
+	// QueriesLastMinute counts the A/AAAA queries the pool answered in the
+	// share window.
+	QueriesLastMinute uint64 `json:"queries_last_minute"`
 }
 
 type endpointStatus struct {
@@ -79,6 +95,9 @@ type endpointStatus struct {
 	State   string       `json:"state"`   // operator override: auto, up, down, drain
 	Serving bool         `json:"serving"` // would be served now (before policy)
 	Health  healthStatus `json:"health"`
+	// AnswerShare is the endpoint's part (0 to 1) of the addresses its
+	// pool handed out in the share window; 0 when the pool answered none.
+	AnswerShare float64 `json:"answer_share"`
 }
 
 type healthStatus struct {
@@ -93,7 +112,10 @@ type healthStatus struct {
 type geoipStatus struct {
 	Path      string    `json:"path"`
 	Type      string    `json:"type"`
+	Kind      string    `json:"kind"` // how it is used: city, country or asn
 	BuildTime time.Time `json:"build_time"`
+	LoadedAt  time.Time `json:"loaded_at"`
+	Exists    bool      `json:"exists"` // the file is on disk now (the loaded version serves either way)
 	Error     string    `json:"error,omitempty"`
 }
 
@@ -130,6 +152,7 @@ func (a *app) status() statusDoc {
 	view := a.health.Current()
 	d.Zones = []zoneStatus{}
 	d.Pools = []poolStatus{}
+	now := time.Now()
 	if snap != nil {
 		for _, f := range snap.Files {
 			zs := zoneStatus{File: f.File, Origin: f.Origin, Errors: toErrorJSON(f.Err)}
@@ -141,19 +164,31 @@ func (a *app) status() statusDoc {
 		}
 		for _, z := range snap.Zones() {
 			for _, p := range z.Pools {
-				d.Pools = append(d.Pools, poolJSON(p, view))
+				ps := poolJSON(p, view)
+				sh, window := a.metrics.shares(p, now)
+				ps.QueriesLastMinute = sh.queries
+				for i := range ps.Endpoints {
+					ps.Endpoints[i].AnswerShare = sh.shares[i]
+				}
+				d.ShareWindow = window.Round(time.Second).Seconds()
+				d.Pools = append(d.Pools, ps)
 			}
 		}
 	}
 	d.GeoIP = []geoipStatus{}
 	if a.geo != nil {
 		for _, i := range a.geo.Info() {
-			d.GeoIP = append(d.GeoIP, geoipStatus{Path: i.Path, Type: i.Type, BuildTime: i.BuildTime, Error: i.Err})
+			_, err := os.Stat(i.Path)
+			d.GeoIP = append(d.GeoIP, geoipStatus{Path: i.Path, Type: i.Type, Kind: i.Kind, BuildTime: i.BuildTime,
+				LoadedAt: i.LoadedAt, Exists: err == nil, Error: i.Err})
 		}
 	}
 	d.Transitions = []transitionJS{}
 	for _, t := range a.health.Recent(20) {
 		d.Transitions = append(d.Transitions, transitionJS{Address: t.Addr.String(), Up: t.Up, At: t.At, Reason: t.Reason})
+	}
+	if ql := a.qlog; ql != nil {
+		d.QueryLog = queryLogStatus{Enabled: ql.on.Load(), File: ql.path, Lines: ql.written.Load(), Dropped: ql.dropped.Load()}
 	}
 	return d
 }
@@ -215,7 +250,47 @@ func (a *app) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /explain", a.explainHTTP)
 	mux.HandleFunc("GET /{$}", a.page)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry(), promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("GET /querylog", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"enabled": a.qlog != nil && a.qlog.on.Load()})
+	})
+	mux.HandleFunc("POST /querylog", a.queryLogHTTP)
+	if a.cfg.Pprof {
+		// net/http/pprof's init also registers these on
+		// http.DefaultServeMux, which gslb never serves.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
+}
+
+// queryLogHTTP switches the query log: POST /querylog?on=1 or ?on=0, with
+// the same access rule as POST /reload.
+func (a *app) queryLogHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.reloadAllowed(r) {
+		http.Error(w, "forbidden: the query log is switched from loopback or with the configured token", http.StatusForbidden)
+		return
+	}
+	on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+	if err != nil {
+		http.Error(w, "want on=1 or on=0", http.StatusBadRequest)
+		return
+	}
+	if a.qlog == nil { // cannot happen with HTTP on; kept for safety
+		http.Error(w, "query log unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if a.qlog.set(on) {
+		a.log.Info("query log switched", "enabled", on, "by", "http")
+	}
+	writeJSON(w, map[string]any{"enabled": on})
 }
 
 func (a *app) reloadAllowed(r *http.Request) bool {
@@ -308,61 +383,4 @@ func runExplain(fn func(qname string, qtype uint16, client netip.Addr, bits int,
 		res.Answer = append(res.Answer, "; authority: "+rr.String())
 	}
 	return res, nil
-}
-
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ago": func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return time.Since(*t).Truncate(time.Second).String() + " ago"
-	},
-	"colour": func(e endpointStatus) string {
-		switch {
-		case e.State == "down" || e.State == "drain" || e.Health.Status == "down":
-			return "red"
-		case e.Health.Status == "unknown":
-			return "amber"
-		}
-		return "green"
-	},
-	"itoa": strconv.Itoa,
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="5">
-<title>gslb status</title>
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:1rem;background:#fafafa;color:#222}
-h1{font-size:1.3rem}h2{font-size:1.1rem;margin-top:1.5rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}
-td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
-.green{background:#d8f5d8}.amber{background:#fff0c2}.red{background:#ffd6d6}
-.err{background:#ffd6d6;padding:.5rem;border-radius:4px;font-family:monospace;white-space:pre-wrap}
-.muted{color:#666}
-</style></head><body>
-<h1>gslb {{.Version}}</h1>
-{{range .LastReload.Errors}}<div class="err">{{.Text}}</div>{{end}}
-<p class="muted">up {{.UptimeSeconds}}s · {{len .Zones}} zone file(s) · {{len .Pools}} pool(s) · last reload {{.LastReload.At.Format "2006-01-02 15:04:05"}}</p>
-<h2>Zones</h2>
-<table><tr><th>zone</th><th>file</th><th>serial</th><th>state</th></tr>
-{{range .Zones}}<tr class="{{if .Errors}}red{{else}}green{{end}}"><td>{{.Origin}}</td><td>{{.File}}</td><td>{{.Serial}}</td><td>{{if .Stale}}serving last good version{{else if .Serving}}ok{{else}}not loaded{{end}}</td></tr>{{end}}
-</table>
-<h2>Pools</h2>
-{{range .Pools}}<h3>{{.Name}} <span class="muted">{{.Policy}}, ttl {{.TTL}}{{if .Check}}, check {{.Check}}{{end}}</span></h3>
-<table><tr><th>endpoint</th><th>state</th><th>health</th><th>reason</th><th>since</th></tr>
-{{range .Endpoints}}<tr class="{{colour .}}"><td>{{.Address}}</td><td>{{.State}}</td><td>{{.Health.Status}}</td><td>{{.Health.Reason}}</td><td>{{ago .Health.Since}}</td></tr>{{end}}
-</table>{{end}}
-<h2>Recent state changes</h2>
-<table>{{range .Transitions}}<tr class="{{if .Up}}green{{else}}red{{end}}"><td>{{.At.Format "15:04:05"}}</td><td>{{.Address}}</td><td>{{if .Up}}up{{else}}down{{end}}</td><td>{{.Reason}}</td></tr>{{else}}<tr><td class="muted">none</td></tr>{{end}}</table>
-</body></html>
-`))
-
-func (a *app) page(w http.ResponseWriter, r *http.Request) {
-	d := a.status()
-	sort.SliceStable(d.Pools, func(i, j int) bool { return d.Pools[i].Name < d.Pools[j].Name })
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pageTmpl.Execute(w, d); err != nil {
-		a.log.Warn("status page", "err", err)
-	}
 }
