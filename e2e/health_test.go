@@ -13,6 +13,7 @@ import (
 
 	"github.com/gslb/gslb/dns/dnstest"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/probes"
 )
 
 // zoneData fills the templates in testdata/.
@@ -463,7 +464,7 @@ func TestSharedTargets(t *testing.T) {
 	s := newStack(t, files)
 
 	snap := s.store.Current()
-	ts := targets(snap)
+	ts := probes.Targets(snap)
 	pools, keys := 0, map[string]bool{}
 	for _, z := range snap.Zones() {
 		pools += len(z.Pools)

@@ -24,6 +24,7 @@ import (
 	dnssrv "github.com/gslb/gslb/dns"
 	"github.com/gslb/gslb/dns/dnstest"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/probes"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -114,40 +115,8 @@ func (s *stack) reload(t *testing.T) *zones.Snapshot {
 		t.Fatalf("build snapshot: %v", dups)
 	}
 	s.store.Replace(snap)
-	s.mgr.Update(targets(snap))
+	s.mgr.Update(probes.Targets(snap))
 	return snap
-}
-
-// targets lists the health targets of snap. It duplicates healthTargets
-// and healthSpec in cmd/gslb/serve.go (package main, so not importable):
-// every endpoint with a check key is a target, including those the
-// operator set up, down or drain (they are probed so /status can show
-// them; the DNS side ignores their health), and equal keys collapse in
-// the Manager.
-func targets(snap *zones.Snapshot) []health.Target {
-	var ts []health.Target
-	for _, z := range snap.Zones() {
-		for _, p := range z.Pools {
-			if p.Check == nil {
-				continue
-			}
-			for _, e := range p.Endpoints {
-				if e.CheckKey == "" {
-					continue
-				}
-				ts = append(ts, health.Target{Key: e.CheckKey, Addr: e.Addr, Spec: spec(p.Check)})
-			}
-		}
-	}
-	return ts
-}
-
-func spec(c *zones.Check) health.Spec {
-	return health.Spec{
-		Type: c.Type, Port: c.Port, Path: c.Path, Host: c.Host, Expect: c.Expect, Body: c.Body,
-		Headers: c.Headers, Insecure: c.Insecure, Query: c.Query, QueryType: c.QueryType,
-		Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
-	}
 }
 
 // key returns the health key of addr in the pool that answers name.

@@ -22,6 +22,7 @@ import (
 	dnssrv "github.com/gslb/gslb/dns"
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/probes"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -306,7 +307,7 @@ func (a *app) reload(reason string) error {
 	}
 	a.metrics.update(snap) // before the snapshot serves: its queries find their counters
 	a.store.Replace(snap)
-	a.health.Update(healthTargets(snap))
+	a.health.Update(probes.Targets(snap))
 	for _, e := range zones.Errors(err) {
 		a.log.Warn("zone file rejected", "file", e.File, "err", e.Error())
 	}
@@ -315,36 +316,6 @@ func (a *app) reload(reason string) error {
 	}
 	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)))
 	return err
-}
-
-// healthTargets lists the probe targets of every pool endpoint with a
-// check; equal keys collapse into one prober. Endpoints the operator set
-// up/down/drain are probed too, so /status shows whether a drained server
-// is healthy before it is put back.
-func healthTargets(snap *zones.Snapshot) []health.Target {
-	var ts []health.Target
-	for _, z := range snap.Zones() {
-		for _, p := range z.Pools {
-			if p.Check == nil {
-				continue
-			}
-			for _, e := range p.Endpoints {
-				if e.CheckKey == "" {
-					continue
-				}
-				ts = append(ts, health.Target{Key: e.CheckKey, Addr: e.Addr, Spec: healthSpec(p.Check)})
-			}
-		}
-	}
-	return ts
-}
-
-func healthSpec(c *zones.Check) health.Spec {
-	return health.Spec{
-		Type: c.Type, Port: c.Port, Path: c.Path, Host: c.Host, Expect: c.Expect, Body: c.Body,
-		Headers: c.Headers, Insecure: c.Insecure, Query: c.Query, QueryType: c.QueryType,
-		Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
-	}
 }
 
 // newZoneWatcher watches the zones directory. start calls it before the

@@ -84,10 +84,13 @@ func sharedTestdata(t *testing.T, name string) string {
 	return p
 }
 
-func start(t *testing.T, dbs []string, hv dnssrv.HealthView) string {
+// start serves zone (as example.test) with the given databases and
+// returns the server's address; the database handle is returned for
+// reload tests.
+func start(t *testing.T, zone string, dbs []string) (string, *geo.DB) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.test.toml"), []byte(zoneText), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "example.test.toml"), []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := zones.NewLoader(dir).Load()
@@ -100,11 +103,7 @@ func start(t *testing.T, dbs []string, hv dnssrv.HealthView) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := dnssrv.Config{Zones: &store, Locator: db, UseECS: true}
-	if hv != nil {
-		cfg.Health = func() dnssrv.HealthView { return hv }
-	}
-	return dnstest.Start(t, dnssrv.NewHandler(cfg))
+	return dnstest.Start(t, dnssrv.NewHandler(dnssrv.Config{Zones: &store, Locator: db, UseECS: true})), db
 }
 
 type result struct {
@@ -157,7 +156,7 @@ func check(t *testing.T, got result, want result) {
 // database; scopes are the database networks it holds (see
 // ../shared/testdata/README.md).
 func TestGeoTiersMaxMindCity(t *testing.T) {
-	addr := start(t, []string{sharedTestdata(t, "GeoIP2-City-Test.mmdb")}, nil)
+	addr, _ := start(t, zoneText, []string{sharedTestdata(t, "GeoIP2-City-Test.mmdb")})
 	www := "www.example.test."
 	tests := []struct {
 		name, q, subnet string
@@ -205,21 +204,7 @@ func TestGeoFallbackWhenMatchedDown(t *testing.T) {
 	// The zone has no checks, so take the endpoint out with state = "down";
 	// the selection treats it exactly as a failing check.
 	down := strings.Replace(zoneText, "address = \"192.0.2.3\"          # country", "address = \"192.0.2.3\"\nstate = \"down\"", 1)
-	zdir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(zdir, "example.test.toml"), []byte(down), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := zones.NewLoader(zdir).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store zones.Store
-	store.Replace(snap)
-	gdb, err := geo.Open([]string{db}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := dnstest.Start(t, dnssrv.NewHandler(dnssrv.Config{Zones: &store, Locator: gdb, UseECS: true}))
+	addr, _ := start(t, down, []string{db})
 	www := "www.example.test."
 	// GB client: its country endpoint is down, no EU endpoint exists, so
 	// nearest by distance among the healthy ones with coordinates: Tokyo.
@@ -245,21 +230,7 @@ func TestGeoDatabaseReloadChangesAnswers(t *testing.T) {
 		}
 	}
 	write("GB", "EU")
-	zdir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(zdir, "example.test.toml"), []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := zones.NewLoader(zdir).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store zones.Store
-	store.Replace(snap)
-	gdb, err := geo.Open([]string{db}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := dnstest.Start(t, dnssrv.NewHandler(dnssrv.Config{Zones: &store, Locator: gdb, UseECS: true}))
+	addr, gdb := start(t, zoneText, []string{db})
 	www := "www.example.test."
 	check(t, ask(t, addr, www+" A", "198.18.0.0/24"), result{"NOERROR", []string{rr(www, "192.0.2.3")}, 24})
 	write("JP", "AS")
