@@ -62,7 +62,7 @@ type Config struct {
 type Stats struct {
 	Queries  atomic.Uint64 // packets with a query header (QR=0), UDP and TCP
 	Panics   atomic.Uint64 // answered SERVFAIL after a recovered panic
-	Dropped  atomic.Uint64 // responses (QR=1) and runts: never answered
+	Dropped  atomic.Uint64 // responses (QR=1), runts and (Linux) UDP datagrams over 4,096 bytes: never answered
 	FormErrs atomic.Uint64 // FORMERR replies
 
 	RRLSlipped atomic.Uint64 // UDP replies RRL replaced by a truncated one
@@ -84,6 +84,7 @@ type Handler struct {
 	cookies *cookie.Server
 	large   int // CookieRequireForLarge; 0: off
 	scratch sync.Pool
+	queries sync.Pool // *qstate
 	Stats   Stats
 }
 
@@ -117,6 +118,7 @@ func NewHandler(cfg Config) *Handler {
 		h.large = max(cfg.CookieRequireForLarge, 512)
 	}
 	h.scratch.New = func() any { return &scratch{eps: make([]*zones.Endpoint, 0, 16)} }
+	h.queries.New = func() any { return new(qstate) }
 	return h
 }
 
@@ -133,6 +135,60 @@ func (h *Handler) RRLStats() rrl.Stats {
 
 type scratch struct {
 	eps []*zones.Endpoint
+}
+
+// qstate is the per-query memory Respond reuses (from Handler.queries):
+// the parsed query, the reply message and the backing arrays of their
+// sections, so that a common answer allocates nothing. Nothing in it may
+// outlive the query: the reply is packed before it goes back to the pool,
+// and the Observer sees the answer section only during Observe.
+type qstate struct {
+	p     parsed
+	res   result
+	m     dns.Msg
+	c     Client
+	sc    scratch
+	q     [1]dns.Question
+	ans   [8]dns.RR
+	ns    [2]dns.RR
+	extra [2]dns.RR
+	reqEx [1]dns.RR
+	eps   [16]*zones.Endpoint
+}
+
+func (h *Handler) getQS() *qstate {
+	qs := h.queries.Get().(*qstate)
+	qs.p = parsed{}
+	qs.p.req.Question = qs.q[:0]
+	qs.p.req.Extra = qs.reqEx[:0]
+	qs.res = result{}
+	qs.sc.eps = qs.eps[:0]
+	return qs
+}
+
+// putQS returns qs to the pool, dropping its references to records and
+// snapshots so that the pool does not keep an old snapshot alive.
+func (h *Handler) putQS(qs *qstate) {
+	qs.m = dns.Msg{}
+	qs.p = parsed{}
+	qs.res = result{}
+	qs.c = Client{}
+	clear(qs.q[:])
+	clear(qs.ans[:])
+	clear(qs.ns[:])
+	clear(qs.extra[:])
+	clear(qs.reqEx[:])
+	clear(qs.eps[:])
+	h.queries.Put(qs)
+}
+
+// reply starts qs's reply message to req (see reply).
+func (qs *qstate) reply(req *dns.Msg, rcode int) *dns.Msg {
+	m := &qs.m
+	*m = dns.Msg{}
+	fillReply(m, req, rcode)
+	m.Answer, m.Ns, m.Extra = qs.ans[:0], qs.ns[:0], qs.extra[:0]
+	return m
 }
 
 // result is what building the answer tells the UDP rules that follow.
@@ -157,18 +213,22 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 		return nil
 	}
 	h.Stats.Queries.Add(1)
+	qs := h.getQS()
 	defer func() {
 		if r := recover(); r != nil {
+			// qs is not reused: the panic may have left it half-written.
 			h.Stats.Panics.Add(1)
 			h.cfg.Log.Error("handler panic", "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 			out = errorReply(hdr, dns.RcodeServerFailure, buf)
+			return
 		}
+		h.putQS(qs)
 	}()
-	var p parsed
-	var res result
-	resp := h.answer(&p, parse(raw, hdr, &p), src, &res)
+	p, res := &qs.p, &qs.res
+	snap := h.cfg.Zones.Current()
+	resp := h.answer(qs, snap, parse(raw, hdr, p, snap), src)
 	if h.cfg.Observer != nil {
-		h.observe(&p.req, resp, src, tcp, &res) // every reply built, RRL or not
+		h.observe(&p.req, resp, src, tcp, res) // every reply built, RRL or not
 	}
 	size := dns.MaxMsgSize
 	capped := false
@@ -179,7 +239,7 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 		}
 		if res.cookie != cookie.Valid {
 			if h.rrl != nil {
-				class, name := h.rrlKey(resp, &res)
+				class, name := h.rrlKey(resp, res)
 				switch h.rrl.Check(src.Addr(), class, name) {
 				case rrl.Drop:
 					h.Stats.RRLDropped.Add(1)
@@ -266,6 +326,11 @@ func errorReply(hdr rawHeader, rcode int, buf []byte) []byte {
 // RD and CD are copied (RFC 1035, RFC 4035 §3.1.6), nothing else.
 func reply(req *dns.Msg, rcode int) *dns.Msg {
 	m := new(dns.Msg)
+	fillReply(m, req, rcode)
+	return m
+}
+
+func fillReply(m *dns.Msg, req *dns.Msg, rcode int) {
 	m.Id = req.Id
 	m.Response = true
 	m.Opcode = req.Opcode
@@ -273,12 +338,13 @@ func reply(req *dns.Msg, rcode int) *dns.Msg {
 	m.CheckingDisabled = req.CheckingDisabled
 	m.Rcode = rcode
 	m.Question = req.Question
-	return m
 }
 
-// answer builds the reply to the query parse read into p (rcode is what
-// parse returned) and notes in res what the UDP rules need.
-func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) *dns.Msg {
+// answer builds the reply to the query parse read into qs.p (rcode is
+// what parse returned) from snap and notes in qs.res what the UDP rules
+// need. The reply is qs.m.
+func (h *Handler) answer(qs *qstate, snap *zones.Snapshot, rcode int, src netip.AddrPort) *dns.Msg {
+	p, res := &qs.p, &qs.res
 	req := &p.req
 	// Replies to a query with a good OPT carry one (RFC 6891 §7), errors
 	// included.
@@ -286,14 +352,14 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 	if rcode != dns.RcodeSuccess {
 		// Malformed: the question is echoed when it could be read, the
 		// OPT when it was read whole.
-		m := h.formErr(req)
+		m := h.formErr(qs, req)
 		if opt != nil {
 			h.addOPT(m, opt, nil, 0, nil)
 		}
 		return m
 	}
 	if req.Opcode != dns.OpcodeQuery {
-		m := reply(req, dns.RcodeNotImplemented)
+		m := qs.reply(req, dns.RcodeNotImplemented)
 		m.CheckingDisabled = false
 		if opt != nil {
 			h.addOPT(m, opt, nil, 0, nil)
@@ -301,7 +367,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 		return m
 	}
 	if len(req.Question) != 1 {
-		m := h.formErr(req)
+		m := h.formErr(qs, req)
 		if opt != nil {
 			h.addOPT(m, opt, nil, 0, nil)
 		}
@@ -313,7 +379,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 	var ck []byte // the COOKIE option of the reply
 	if opt != nil {
 		if opt.Version() != 0 {
-			m := reply(req, dns.RcodeBadVers)
+			m := qs.reply(req, dns.RcodeBadVers)
 			m.CheckingDisabled = false
 			h.addOPT(m, opt, nil, 0, nil)
 			return m
@@ -327,7 +393,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 			switch st {
 			case cookie.Malformed: // RFC 7873 §5.2.2: FORMERR, no cookie back
 				h.Stats.CookieMalformed.Add(1)
-				m := h.formErr(req)
+				m := h.formErr(qs, req)
 				h.addOPT(m, opt, nil, 0, nil)
 				return m
 			case cookie.Valid:
@@ -339,7 +405,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 		if p.nECS > 0 {
 			e, ok := parseECS(p.ecs)
 			if !ok || p.nECS > 1 {
-				m := h.formErr(req)
+				m := h.formErr(qs, req)
 				h.addOPT(m, opt, nil, 0, ck)
 				return m
 			}
@@ -351,7 +417,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 		// We hold no TSIG keys: RFC 8945 §5.2.1, NOTAUTH with an
 		// unsigned TSIG saying BADKEY.
 		h.Stats.TSIG.Add(1)
-		m := reply(req, dns.RcodeNotAuth)
+		m := qs.reply(req, dns.RcodeNotAuth)
 		if opt != nil {
 			h.addOPT(m, opt, nil, 0, ck)
 		}
@@ -362,7 +428,7 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 		})
 		return m
 	}
-	m := reply(req, dns.RcodeSuccess)
+	m := qs.reply(req, dns.RcodeSuccess)
 	scope := 0
 	switch {
 	case q.Qclass == dns.ClassCHAOS:
@@ -376,7 +442,6 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 	case q.Qtype == dns.TypeMAILA || q.Qtype == dns.TypeMAILB || q.Qtype == dns.TypeTKEY || q.Qtype == dns.TypeTSIG:
 		m.Rcode = dns.RcodeNotImplemented
 	default:
-		snap := h.cfg.Zones.Current()
 		z := snap.Find(res.qname)
 		if z == nil {
 			m.Rcode = dns.RcodeRefused
@@ -387,10 +452,8 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 		if h.cfg.Health != nil {
 			hv = h.cfg.Health()
 		}
-		c := h.client(src, ecs)
-		sc := h.scratch.Get().(*scratch)
-		scope = h.fromZone(m, z, res.qname, q.Qtype, c, hv, sc, nil)
-		h.scratch.Put(sc)
+		c := h.client(&qs.c, src, ecs)
+		scope = h.fromZone(m, z, res.qname, q.Qtype, c, hv, &qs.sc, nil)
 	}
 	if opt != nil {
 		if !h.cfg.UseECS {
@@ -403,9 +466,9 @@ func (h *Handler) answer(p *parsed, rcode int, src netip.AddrPort, res *result) 
 	return m
 }
 
-func (h *Handler) formErr(req *dns.Msg) *dns.Msg {
+func (h *Handler) formErr(qs *qstate, req *dns.Msg) *dns.Msg {
 	h.Stats.FormErrs.Add(1)
-	m := reply(req, dns.RcodeFormatError)
+	m := qs.reply(req, dns.RcodeFormatError)
 	m.CheckingDisabled = false
 	return m
 }
@@ -450,8 +513,9 @@ func (h *Handler) addOPT(m *dns.Msg, q *dns.OPT, ecs *dns.EDNS0_SUBNET, scope in
 
 // client is who the answer is for: the ECS address when configured and
 // given (source prefix 0 means "don't tailor": no client), else the source.
-func (h *Handler) client(src netip.AddrPort, ecs *dns.EDNS0_SUBNET) *Client {
-	c := &Client{locator: h.cfg.Locator}
+// It is written to c.
+func (h *Handler) client(c *Client, src netip.AddrPort, ecs *dns.EDNS0_SUBNET) *Client {
+	*c = Client{locator: h.cfg.Locator}
 	if ecs != nil && h.cfg.UseECS {
 		c.ECS = true
 		if ecs.SourceNetmask == 0 {

@@ -348,15 +348,11 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 		}
 	}
 	if loc.Country != "" {
-		sub := ""
-		if loc.Subdivision != "" {
-			sub = loc.Country + "-" + loc.Subdivision
-		}
 		// Subdivision matches are more specific than country matches.
-		if sub != "" {
-			if out := filter(up, func(e *zones.Endpoint) bool { return slices.Contains(e.Countries, sub) }); len(out) > 0 {
+		if loc.Subdivision != "" {
+			if out := filter(up, func(e *zones.Endpoint) bool { return hasSubdivision(e.Countries, loc.Country, loc.Subdivision) }); len(out) > 0 {
 				if tr != nil {
-					tr.Step("tier country: %s matches %d endpoint(s)", sub, len(out))
+					tr.Step("tier country: %s-%s matches %d endpoint(s)", loc.Country, loc.Subdivision, len(out))
 				}
 				rotate(out, s.next(p))
 				return out, scope
@@ -390,6 +386,18 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 	}
 	rotate(up, s.next(p))
 	return up, scope
+}
+
+// hasSubdivision reports whether list holds "COUNTRY-SUB" (without
+// building that string on the query path).
+func hasSubdivision(list []string, country, sub string) bool {
+	for _, c := range list {
+		if len(c) == len(country)+1+len(sub) && c[len(country)] == '-' &&
+			c[:len(country)] == country && c[len(country)+1:] == sub {
+			return true
+		}
+	}
+	return false
 }
 
 // filter moves the endpoints that match to the front of es, in order, and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +19,7 @@ type ServerConfig struct {
 	Listen []string // host:port, each served over UDP and TCP
 	Log    *slog.Logger
 
-	UDPReaders     int           // goroutines reading each UDP socket; default GOMAXPROCS
+	UDPReaders     int           // UDP readers per listen address; default GOMAXPROCS (Linux: one SO_REUSEPORT socket each)
 	TCPMaxConns    int           // concurrent TCP connections per listener; default 1000
 	TCPMaxPerSrc   int           // concurrent TCP connections per source (IPv4 address, IPv6 /64) per listener; default 64
 	TCPIdleTimeout time.Duration // between queries on a connection; default 10s
@@ -31,9 +30,11 @@ type ServerConfig struct {
 
 // Server serves a Handler on UDP and TCP sockets.
 //
-// UDP is read by a fixed set of goroutines (UDPReaders per socket) that
-// answer inline: there is no queue and no goroutine per packet, so a flood
-// cannot grow goroutines or memory. When the readers fall behind, the
+// UDP is read by a fixed set of goroutines (UDPReaders per listen
+// address) that answer inline: there is no queue and no goroutine per
+// packet, so a flood cannot grow goroutines or memory. On Linux each
+// reader has its own SO_REUSEPORT socket and moves datagrams in batches
+// with recvmmsg/sendmmsg (udp_linux.go). When the readers fall behind, the
 // kernel's socket buffer fills and the kernel drops and counts the excess
 // (RcvbufErrors in /proc/net/snmp).
 //
@@ -49,7 +50,7 @@ type Server struct {
 	cfg   ServerConfig
 	h     *Handler
 	log   *slog.Logger
-	udp   []net.PacketConn
+	udp   [][]*net.UDPConn // per listen address: its sockets
 	tcp   []net.Listener
 	wg    sync.WaitGroup
 	conns []*connSet
@@ -95,54 +96,34 @@ func NewServer(cfg ServerConfig, h *Handler) *Server {
 // picks one free for both) and starts serving.
 func (s *Server) Start() error {
 	for _, addr := range s.cfg.Listen {
-		pc, ln, err := bindPair(addr)
+		g, ln, err := listenUDP(addr, s.cfg.UDPReaders)
 		if err != nil {
 			s.Close()
 			return err
 		}
-		s.udp = append(s.udp, pc)
+		s.udp = append(s.udp, g)
 		s.tcp = append(s.tcp, ln)
 	}
 	for i := range s.udp {
-		for r := 0; r < s.cfg.UDPReaders; r++ {
-			s.wg.Add(1)
-			go s.serveUDP(s.udp[i])
+		if err := s.startUDP(s.udp[i]); err != nil {
+			s.Close()
+			return err
 		}
 		cs := &connSet{max: s.cfg.TCPMaxConns, maxPerSrc: s.cfg.TCPMaxPerSrc,
 			conns: map[*trackedConn]struct{}{}, perSrc: map[netip.Addr]int{}}
 		s.conns = append(s.conns, cs)
 		s.wg.Add(1)
 		go s.serveTCP(s.tcp[i], cs)
-		s.log.Info("listening", "addr", s.udp[i].LocalAddr().String())
+		s.log.Info("listening", "addr", s.udp[i][0].LocalAddr().String(), "udp_sockets", len(s.udp[i]))
 	}
 	return nil
-}
-
-// bindPair binds UDP then TCP on the same port, retrying when port 0 gave
-// a UDP port whose TCP twin is taken.
-func bindPair(addr string) (net.PacketConn, net.Listener, error) {
-	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-		_, port, _ := net.SplitHostPort(addr)
-		if port != "0" || try > 20 {
-			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
-		}
-	}
 }
 
 // UDPAddrs returns the bound UDP addresses (for tests on port 0).
 func (s *Server) UDPAddrs() []string {
 	var out []string
-	for _, pc := range s.udp {
-		out = append(out, pc.LocalAddr().String())
+	for _, g := range s.udp {
+		out = append(out, g[0].LocalAddr().String())
 	}
 	return out
 }
@@ -151,8 +132,8 @@ func (s *Server) UDPAddrs() []string {
 func (s *Server) Close() error {
 	s.once.Do(func() {
 		close(s.done)
-		for _, pc := range s.udp {
-			pc.Close()
+		for _, g := range s.udp {
+			closeAll(g)
 		}
 		for _, ln := range s.tcp {
 			ln.Close()
@@ -163,26 +144,6 @@ func (s *Server) Close() error {
 	})
 	s.wg.Wait()
 	return nil
-}
-
-func (s *Server) serveUDP(pc net.PacketConn) {
-	defer s.wg.Done()
-	uc, _ := pc.(*net.UDPConn)
-	in := make([]byte, 65535)
-	out := make([]byte, 0, 65535)
-	for {
-		n, src, err := uc.ReadFromUDPAddrPort(in)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		resp := s.h.Respond(in[:n], src, false, out)
-		if resp != nil {
-			_, _ = uc.WriteToUDPAddrPort(resp, src)
-		}
-	}
 }
 
 // connSet tracks a listener's TCP connections to cap them. Evicting picks

@@ -3,8 +3,11 @@ package dns
 import (
 	"encoding/binary"
 	"net"
+	"unsafe"
 
 	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/zones"
 )
 
 // Reading a query from its bytes. We parse the header, the question, the
@@ -76,12 +79,16 @@ type parsed struct {
 	// Options found in the OPT: data of the first, and how many.
 	ecs, cookie   []byte
 	nECS, nCookie int
+
+	name [maxSimpleName]byte // scratch for the question name (readSimpleName)
 }
 
 // parse reads the query in b (whose header is h) into p and returns
 // dns.RcodeSuccess, or dns.RcodeFormatError when it is malformed; p then
 // holds what could be read (the question, for the reply to echo it).
-func parse(b []byte, h rawHeader, p *parsed) int {
+// snap, when not nil, lends the question name its string when the name is
+// one of its nodes' (see internName).
+func parse(b []byte, h rawHeader, p *parsed, snap *zones.Snapshot) int {
 	p.hdr = h
 	p.req.MsgHdr = h.msgHdr()
 	query := h.opcode() == dns.OpcodeQuery
@@ -90,8 +97,18 @@ func parse(b []byte, h rawHeader, p *parsed) int {
 	}
 	off := headerLen
 	if h.qd == 1 {
-		name, end, err := dns.UnpackDomainName(b, off)
-		if err != nil || end+4 > len(b) {
+		var name string
+		raw, end, ok := readSimpleName(b, off, p.name[:0])
+		if ok {
+			name = internName(snap, raw)
+		} else {
+			var err error
+			name, end, err = dns.UnpackDomainName(b, off)
+			if err != nil {
+				return dns.RcodeFormatError
+			}
+		}
+		if end+4 > len(b) {
 			return dns.RcodeFormatError
 		}
 		p.req.Question = append(p.req.Question[:0], dns.Question{
@@ -261,4 +278,69 @@ func parseECS(d []byte) (*dns.EDNS0_SUBNET, bool) {
 	copy(ip, addr)
 	e.Address = ip
 	return e, true
+}
+
+// maxSimpleName is the longest name readSimpleName returns: a name of 255
+// octets on the wire is 254 characters with its final dot.
+const maxSimpleName = 254
+
+// simpleByte marks the bytes of simple names: letters, digits, '-', '_'
+// and '*', which dns.UnpackDomainName copies as they are (it escapes
+// other specials), so that a name made of them reads the same without it.
+var simpleByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '*'
+	}
+	return t
+}()
+
+// readSimpleName reads the name at off into buf (in presentation form,
+// with its final dot) when it has no compression pointer and only simple
+// bytes, which is what dns.UnpackDomainName would return for it without
+// allocating. ok is false for every other name, including malformed ones:
+// dns.UnpackDomainName reads (or rejects) those.
+func readSimpleName(b []byte, off int, buf []byte) (name []byte, end int, ok bool) {
+	for {
+		if off >= len(b) {
+			return nil, 0, false
+		}
+		c := int(b[off])
+		off++
+		if c == 0 {
+			break
+		}
+		if c > 63 || off+c > len(b) || len(buf)+c+1 > maxSimpleName {
+			return nil, 0, false
+		}
+		for _, ch := range b[off : off+c] {
+			if !simpleByte[ch] {
+				return nil, 0, false
+			}
+		}
+		buf = append(buf, b[off:off+c]...)
+		buf = append(buf, '.')
+		off += c
+	}
+	if len(buf) == 0 {
+		buf = append(buf, '.')
+	}
+	return buf, off, true
+}
+
+// internName returns name as a string: the owner name of snap's node when
+// name is that (lowercase) name, so that the common question allocates
+// nothing, and a new string otherwise.
+func internName(snap *zones.Snapshot, name []byte) string {
+	for _, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			return string(name) // echoed as asked: not the owner's spelling
+		}
+	}
+	// Find and the map index keep nothing of the key.
+	if z := snap.Find(unsafe.String(&name[0], len(name))); z != nil {
+		if n := z.Nodes[string(name)]; n != nil && n.Name == string(name) {
+			return n.Name
+		}
+	}
+	return string(name)
 }
