@@ -400,8 +400,12 @@ func TestFirstResultDownIsImmediate(t *testing.T) {
 		m := New(Options{Logger: testLogger(t), Prober: fp})
 		defer m.Close()
 		m.Update([]Target{target("a", 1, tcpSpec(time.Second))})
-		time.Sleep(time.Second)
-		synctest.Wait()
+		// Step the fake clock until the first (jittered) probe has run;
+		// stop there, before the second one (at least 0.9 s later).
+		for fp.count("a") == 0 {
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+		}
 		if fp.count("a") != 1 || m.Current().Up("a") {
 			t.Fatalf("after one failed probe: got %d probes, up=%v, want 1 probe and down", fp.count("a"), m.Current().Up("a"))
 		}
