@@ -263,6 +263,9 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 	if capped && resp.Truncated {
 		h.Stats.LargeTruncated.Add(1)
 	}
+	// Truncate turns compression off when the message fits without it;
+	// we want it anyway (fewer bytes out, less to amplify).
+	resp.Compress = true
 	// PackBuffer uses buf only when its length (not capacity) fits.
 	packed, err := resp.PackBuffer(buf[:cap(buf)])
 	if err != nil {
@@ -338,10 +341,6 @@ func fillReply(m *dns.Msg, req *dns.Msg, rcode int) {
 	m.CheckingDisabled = req.CheckingDisabled
 	m.Rcode = rcode
 	m.Question = req.Question
-	// Name compression: an rr answer shrinks from 158 to ~110 bytes, which
-	// matters for truncation, for bandwidth and for what a spoofed query
-	// can amplify.
-	m.Compress = true
 }
 
 // answer builds the reply to the query parse read into qs.p (rcode is
