@@ -340,13 +340,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 	} else {
 		scope = max(scope, c.SourceLen)
 	}
-	if tr != nil {
-		if !loc.Found {
-			tr.Step("client %s: no database knows it", c.Addr)
-		} else {
-			tr.Step("client %s: country %q subdivision %q continent %q (database network %s)", c.Addr, loc.Country, loc.Subdivision, loc.Continent, loc.Prefix)
-		}
-	}
+	// The client's location is traced once, by Handler.Explain.
 	if loc.Country != "" {
 		// Subdivision matches are more specific than country matches.
 		if loc.Subdivision != "" {
