@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -84,28 +81,10 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func explainRemote(ctx context.Context, server, name, typ, client string) (*explainResult, error) {
-	if !strings.Contains(server, "://") {
-		server = "http://" + server
-	}
-	u := server + "/explain?" + url.Values{"name": {name}, "type": {typ}, "client": {client}}.Encode()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%v (is the server running with --http %s?)", err, strings.TrimPrefix(server, "http://"))
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("server said %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
 	var res explainResult
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, fmt.Errorf("bad answer from server: %v", err)
+	q := "/explain?" + url.Values{"name": {name}, "type": {typ}, "client": {client}}.Encode()
+	if err := getJSON(ctx, server, q, &res); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }

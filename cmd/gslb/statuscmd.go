@@ -69,28 +69,35 @@ func isTerminal(w io.Writer) bool {
 
 func fetchStatus(ctx context.Context, server string) (statusDoc, error) {
 	var d statusDoc
+	err := getJSON(ctx, server, "/status", &d)
+	return d, err
+}
+
+// getJSON asks the running server's HTTP API for path and decodes the
+// answer into v. server may omit the scheme ("127.0.0.1:8053").
+func getJSON(ctx context.Context, server, path string, v any) error {
 	if !strings.Contains(server, "://") {
 		server = "http://" + server
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+path, nil)
 	if err != nil {
-		return d, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return d, fmt.Errorf("%v (is the server running with --http %s?)", err, strings.TrimPrefix(server, "http://"))
+		return fmt.Errorf("%v (is the server running with --http %s?)", err, strings.TrimPrefix(server, "http://"))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode != http.StatusOK {
-		return d, fmt.Errorf("server said %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("server said %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	if err := json.Unmarshal(body, &d); err != nil {
-		return d, fmt.Errorf("bad answer from server: %v", err)
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("bad answer from server: %v", err)
 	}
-	return d, nil
+	return nil
 }
 
 // painter colours table cells. Every coloured cell of a column gets escape
