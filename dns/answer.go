@@ -168,10 +168,3 @@ func inAnswer(m *dns.Msg, name string) bool {
 	}
 	return false
 }
-
-func typeName(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return "TYPE" + itoa(int(t))
-}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/miekg/dns"
+
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/zones"
 )
@@ -99,7 +101,7 @@ func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client,
 	fam := p.Family(qtype)
 	if len(fam) == 0 {
 		if tr != nil {
-			tr.Step("no %s endpoints in the pool: NODATA", typeName(qtype))
+			tr.Step("no %s endpoints in the pool: NODATA", dns.Type(qtype).String())
 		}
 		return Selection{}
 	}

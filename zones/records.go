@@ -155,7 +155,7 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 			rr = &dns.SPF{Hdr: hdr(owner, rrtype, ttl), Txt: chunks}
 		}
 		if p.pack(rr) != nil {
-			return nil, fmt.Sprintf("%s value too long (%d bytes; a record holds at most about 64000)", typeName(rrtype), size)
+			return nil, fmt.Sprintf("%s value too long (%d bytes; a record holds at most about 64000)", dns.Type(rrtype).String(), size)
 		}
 		return rr, ""
 	case dns.TypeA, dns.TypeAAAA:
@@ -172,12 +172,12 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		return addrRR(owner, ttl, a), ""
 	}
 	if strings.ContainsAny(val, "\n\r") {
-		return nil, fmt.Sprintf("invalid %s data %q: line break (write one record per string)", typeName(rrtype), val)
+		return nil, fmt.Sprintf("invalid %s data %q: line break (write one record per string)", dns.Type(rrtype).String(), val)
 	}
 	if unquotedSemicolon(val) {
-		return nil, fmt.Sprintf("invalid %s data %q: unquoted \";\" would start a comment (quote it, or leave comments to TOML)", typeName(rrtype), val)
+		return nil, fmt.Sprintf("invalid %s data %q: unquoted \";\" would start a comment (quote it, or leave comments to TOML)", dns.Type(rrtype).String(), val)
 	}
-	zp := dns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s %d IN %s %s\n", owner, ttl, typeName(rrtype), val)), p.z.Origin, "")
+	zp := dns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s %d IN %s %s\n", owner, ttl, dns.Type(rrtype).String(), val)), p.z.Origin, "")
 	zp.SetIncludeAllowed(false)
 	rr, ok := zp.Next()
 	if err := zp.Err(); err != nil || !ok || rr == nil {
@@ -185,13 +185,13 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		if err != nil {
 			msg = cleanParseErr(err.Error())
 		}
-		return nil, fmt.Sprintf("invalid %s data %q: %s", typeName(rrtype), val, msg)
+		return nil, fmt.Sprintf("invalid %s data %q: %s", dns.Type(rrtype).String(), val, msg)
 	}
 	if _, more := zp.Next(); more {
-		return nil, fmt.Sprintf("invalid %s data %q: more than one record", typeName(rrtype), val)
+		return nil, fmt.Sprintf("invalid %s data %q: more than one record", dns.Type(rrtype).String(), val)
 	}
 	if rr.Header().Rrtype != rrtype {
-		return nil, fmt.Sprintf("invalid %s data %q", typeName(rrtype), val)
+		return nil, fmt.Sprintf("invalid %s data %q", dns.Type(rrtype).String(), val)
 	}
 	rr.Header().Name = owner
 	if err := p.pack(rr); err != nil {
@@ -204,7 +204,7 @@ func (p *parser) rr(owner string, ttl uint32, rrtype uint16, val string) (dns.RR
 		case strings.HasPrefix(msg, "illegal base64"):
 			msg = "bad base64"
 		}
-		return nil, fmt.Sprintf("invalid %s data %q: %s", typeName(rrtype), val, msg)
+		return nil, fmt.Sprintf("invalid %s data %q: %s", dns.Type(rrtype).String(), val, msg)
 	}
 	return rr, ""
 }
@@ -236,13 +236,6 @@ func unquotedSemicolon(s string) bool {
 		}
 	}
 	return false
-}
-
-func typeName(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return "TYPE" + strconv.Itoa(int(t))
 }
 
 var parseErrTail = regexp.MustCompile(`\s*at line: \d+:\d+$`)
@@ -806,7 +799,7 @@ func (p *parser) finish() {
 			}
 			slices.Sort(types)
 			for _, t := range types {
-				p.errKey(join(path, typeName(t)), "%s at the delegation %q (only NS, DS and glue A/AAAA belong there; the delegated servers answer the rest)", typeName(t), name)
+				p.errKey(join(path, dns.Type(t).String()), "%s at the delegation %q (only NS, DS and glue A/AAAA belong there; the delegated servers answer the rest)", dns.Type(t).String(), name)
 			}
 		}
 		// Below a delegation only glue may be: walk up to the apex (a map

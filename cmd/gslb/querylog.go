@@ -196,7 +196,7 @@ func (q *queryLog) write(e *qlEntry) {
 	}
 	r.AddAttrs(
 		slog.String("name", e.name),
-		slog.String("type", typeString(e.qtype)),
+		slog.String("type", dns.Type(e.qtype).String()),
 		slog.String("rcode", rcodeString(e.rcode)),
 	)
 	if e.zone != nil {
@@ -227,14 +227,7 @@ func answerText(rr dns.RR) string {
 	case *dns.AAAA:
 		return v.AAAA.String()
 	}
-	return typeString(rr.Header().Rrtype) + " " + strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String()))
-}
-
-func typeString(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("TYPE%d", t)
+	return dns.Type(rr.Header().Rrtype).String() + " " + strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String()))
 }
 
 func rcodeString(rc int) string {

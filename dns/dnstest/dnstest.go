@@ -160,7 +160,7 @@ func Render(m *dns.Msg) Msg {
 		Flags:  Flags(m),
 	}
 	for _, q := range m.Question {
-		r.Question = append(r.Question, fmt.Sprintf("%s %s %s", q.Name, className(q.Qclass), typeName(q.Qtype)))
+		r.Question = append(r.Question, fmt.Sprintf("%s %s %s", q.Name, className(q.Qclass), dns.Type(q.Qtype).String()))
 	}
 	r.Answer = lines(m.Answer)
 	r.Ns = lines(m.Ns)
@@ -279,13 +279,6 @@ func className(c uint16) string {
 		return s
 	}
 	return fmt.Sprintf("CLASS%d", c)
-}
-
-func typeName(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("TYPE%d", t)
 }
 
 func optionText(e dns.EDNS0) string {
