@@ -201,8 +201,10 @@ func readFirstSubdivision(c mmdbdata.Cursor) (string, mmdbdata.Cursor, error) {
 	return out, end, err
 }
 
-// readLocation reads location.latitude and location.longitude.
-func (r *record) readLocation(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+// eachField calls fn for every key of the map at c, with the cursor of its
+// value; fn returns the cursor after that value. A value that is not a map
+// is skipped.
+func eachField(c mmdbdata.Cursor, fn func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error)) (mmdbdata.Cursor, error) {
 	if k, err := c.Kind(); err != nil || k != mmdbdata.KindMap {
 		if err != nil {
 			return mmdbdata.Cursor{}, err
@@ -219,6 +221,16 @@ func (r *record) readLocation(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 		if !ok {
 			break
 		}
+		if next, err = fn(key, v); err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+	}
+	return m.End()
+}
+
+// readLocation reads location.latitude and location.longitude.
+func (r *record) readLocation(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+	return eachField(c, func(key []byte, v mmdbdata.Cursor) (next mmdbdata.Cursor, err error) {
 		switch string(key) {
 		case "latitude":
 			r.lat, r.hasLat, next, err = readNumber(v)
@@ -227,46 +239,23 @@ func (r *record) readLocation(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 		default:
 			next, err = v.Skip()
 		}
-		if err != nil {
-			return mmdbdata.Cursor{}, err
-		}
-	}
-	return m.End()
+		return next, err
+	})
 }
 
 // readTraits reads traits.autonomous_system_number (GeoIP2 Enterprise, and
 // what geotest writes into City databases); a top-level ASN wins over it.
 func (r *record) readTraits(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
-	if k, err := c.Kind(); err != nil || k != mmdbdata.KindMap {
-		if err != nil {
-			return mmdbdata.Cursor{}, err
+	return eachField(c, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+		if string(key) != "autonomous_system_number" {
+			return v.Skip()
 		}
-		return c.Skip()
-	}
-	m, err := c.Map()
-	if err != nil {
-		return mmdbdata.Cursor{}, err
-	}
-	var next mmdbdata.Cursor
-	for {
-		key, v, ok := m.Next(next)
-		if !ok {
-			break
+		n, next, err := readASN(v)
+		if r.asn == 0 {
+			r.asn = n
 		}
-		if string(key) == "autonomous_system_number" {
-			var n uint32
-			n, next, err = readASN(v)
-			if r.asn == 0 {
-				r.asn = n
-			}
-		} else {
-			next, err = v.Skip()
-		}
-		if err != nil {
-			return mmdbdata.Cursor{}, err
-		}
-	}
-	return m.End()
+		return next, err
+	})
 }
 
 // readNumber reads a coordinate stored as a float (GeoIP2) or as a decimal
