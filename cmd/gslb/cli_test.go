@@ -337,3 +337,22 @@ func TestServeConfigFileAndFlags(t *testing.T) {
 		t.Errorf("http = \"\" in the config file did not disable HTTP:\n%s", errs)
 	}
 }
+
+func TestConfigArg(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", "a.toml"}, "a.toml"},
+		{[]string{"-config=b.toml"}, "b.toml"},
+		{[]string{"--zones", "z", "--config=c.toml", "--http", ""}, "c.toml"},
+		{[]string{"--zones", "z"}, ""},
+		{[]string{"--", "--config", "d.toml"}, ""},
+		{[]string{"--config"}, ""},
+	}
+	for _, tc := range tests {
+		if got := configArg(tc.args); got != tc.want {
+			t.Errorf("configArg(%q): got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}

@@ -164,82 +164,87 @@ func (s *strList) Set(v string) error {
 	return nil
 }
 
+// configArg finds the value of --config (or -config) in args, in any of
+// the forms the flag package accepts, before the flags are parsed.
+func configArg(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			return ""
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue // another flag's value
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "config" {
+			continue
+		}
+		if hasVal {
+			return val
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// loadConfigFile decodes a TOML config file over cfg; unknown keys are an
+// error naming them.
+func loadConfigFile(path string, cfg *config) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	md, err := toml.Decode(string(src), cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%s:%d:%d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
+		}
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var ks []string
+		for _, k := range und {
+			ks = append(ks, k.String())
+		}
+		return fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(ks, ", "))
+	}
+	return nil
+}
+
 // parseServeFlags builds the config. Flags given explicitly win over the
 // config file, which wins over defaults.
 func parseServeFlags(fs *flag.FlagSet, args []string) (config, error) {
 	cfg := defaultConfig()
-	var flagCfg = defaultConfig()
-	configPath := fs.String("config", "", "TOML config file with the same settings as the flags")
-	fs.StringVar(&flagCfg.Zones, "zones", cfg.Zones, "directory of *.toml zone files (watched: edits apply without restart)")
-	fs.Var(&strList{vals: &flagCfg.Listen}, "listen", "address to serve DNS on, UDP and TCP (repeatable; \":53\" in production)")
-	fs.StringVar(&flagCfg.HTTP, "http", cfg.HTTP, "address of the status page and JSON API; \"\" disables")
-	fs.Var(&strList{vals: &flagCfg.GeoIP}, "geoip", "MaxMind-format database file: City, Country or ASN (repeatable; watched)")
-	fs.BoolVar(&flagCfg.ECS.Use, "ecs", cfg.ECS.Use, "take the client from EDNS Client Subnet when a query carries it")
-	fs.StringVar(&flagCfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
-	fs.StringVar(&flagCfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
-	fs.IntVar(&flagCfg.MaxUDPSize, "max-udp-size", cfg.MaxUDPSize, "largest UDP answer, also advertised in EDNS")
-	fs.StringVar(&flagCfg.Chaos.Version, "chaos-version", cfg.Chaos.Version, "answer to CHAOS TXT version.bind; \"\" refuses")
-	fs.StringVar(&flagCfg.Chaos.ID, "chaos-id", cfg.Chaos.ID, "answer to CHAOS TXT id.server; \"\" refuses")
-	fs.BoolVar(&flagCfg.QueryLog, "query-log", cfg.QueryLog, "log every query (switch at run time with POST /querylog?on=1|0)")
-	fs.StringVar(&flagCfg.QueryLogFile, "query-log-file", cfg.QueryLogFile, "file the query log appends to; \"\" is stderr")
-	fs.BoolVar(&flagCfg.Pprof, "pprof", cfg.Pprof, "serve Go profiling at /debug/pprof/ on --http")
+	// The config file is read first, so that the flags, bound to the same
+	// struct, overwrite only what the command line gives.
+	configPath := configArg(args)
+	if configPath != "" {
+		if err := loadConfigFile(configPath, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	fs.String("config", "", "TOML config file with the same settings as the flags")
+	fs.StringVar(&cfg.Zones, "zones", cfg.Zones, "directory of *.toml zone files (watched: edits apply without restart)")
+	fs.Var(&strList{vals: &cfg.Listen}, "listen", "address to serve DNS on, UDP and TCP (repeatable; \":53\" in production)")
+	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "address of the status page and JSON API; \"\" disables")
+	fs.Var(&strList{vals: &cfg.GeoIP}, "geoip", "MaxMind-format database file: City, Country or ASN (repeatable; watched)")
+	fs.BoolVar(&cfg.ECS.Use, "ecs", cfg.ECS.Use, "take the client from EDNS Client Subnet when a query carries it")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.IntVar(&cfg.MaxUDPSize, "max-udp-size", cfg.MaxUDPSize, "largest UDP answer, also advertised in EDNS")
+	fs.StringVar(&cfg.Chaos.Version, "chaos-version", cfg.Chaos.Version, "answer to CHAOS TXT version.bind; \"\" refuses")
+	fs.StringVar(&cfg.Chaos.ID, "chaos-id", cfg.Chaos.ID, "answer to CHAOS TXT id.server; \"\" refuses")
+	fs.BoolVar(&cfg.QueryLog, "query-log", cfg.QueryLog, "log every query (switch at run time with POST /querylog?on=1|0)")
+	fs.StringVar(&cfg.QueryLogFile, "query-log-file", cfg.QueryLogFile, "file the query log appends to; \"\" is stderr")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiling at /debug/pprof/ on --http")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *configPath != "" {
-		src, err := os.ReadFile(*configPath)
-		if err != nil {
-			return cfg, err
-		}
-		md, err := toml.Decode(string(src), &cfg)
-		if err != nil {
-			var pe toml.ParseError
-			if errors.As(err, &pe) {
-				return cfg, fmt.Errorf("%s:%d:%d: %s", *configPath, pe.Position.Line, pe.Position.Col, pe.Message)
-			}
-			return cfg, fmt.Errorf("%s: %v", *configPath, err)
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			var ks []string
-			for _, k := range und {
-				ks = append(ks, k.String())
-			}
-			return cfg, fmt.Errorf("%s: unknown key(s): %s", *configPath, strings.Join(ks, ", "))
-		}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "zones":
-			cfg.Zones = flagCfg.Zones
-		case "listen":
-			cfg.Listen = flagCfg.Listen
-		case "http":
-			cfg.HTTP = flagCfg.HTTP
-		case "geoip":
-			cfg.GeoIP = flagCfg.GeoIP
-		case "ecs":
-			cfg.ECS.Use = flagCfg.ECS.Use
-		case "log-format":
-			cfg.LogFormat = flagCfg.LogFormat
-		case "log-level":
-			cfg.LogLevel = flagCfg.LogLevel
-		case "max-udp-size":
-			cfg.MaxUDPSize = flagCfg.MaxUDPSize
-		case "chaos-version":
-			cfg.Chaos.Version = flagCfg.Chaos.Version
-		case "chaos-id":
-			cfg.Chaos.ID = flagCfg.Chaos.ID
-		case "query-log":
-			cfg.QueryLog = flagCfg.QueryLog
-		case "query-log-file":
-			cfg.QueryLogFile = flagCfg.QueryLogFile
-		case "pprof":
-			cfg.Pprof = flagCfg.Pprof
-		}
-	})
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return cfg, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
 	}
