@@ -21,6 +21,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzServeDNS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzECS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./dns/
+	$(GO) test -run='^$$' -fuzz='^FuzzFastPath$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzLoadZone$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./zones/
 
 # soak: dnsperf against bin/gslb for SOAK_MINUTES while a zone file is

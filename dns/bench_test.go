@@ -10,11 +10,11 @@ import (
 	"github.com/gslb/gslb/zones"
 )
 
-// BenchmarkRespond measures query bytes → reply bytes through
+// BenchmarkServeDNS measures query bytes → reply bytes through
 // Handler.Respond with a reused buffer, as the UDP readers call it. RRL
 // runs in log-only mode: every reply is accounted as in production, none
 // is limited (the benchmark asks far above 200/s from one address).
-func BenchmarkRespond(b *testing.B) {
+func BenchmarkServeDNS(b *testing.B) {
 	var store zones.Store
 	store.Replace(loadSnapshot(b))
 	health := dnssrv.DownSet{}

@@ -71,3 +71,7 @@ func CheckKeys(p *zones.Pool, addrs ...string) []string {
 	}
 	return keys
 }
+
+// GeneralPathOnly makes h answer every query on the general path (no
+// fast path), for comparing the two.
+func GeneralPathOnly(h *Handler) { h.noFast = true }

@@ -61,6 +61,7 @@ type Config struct {
 // Stats are counters the handler keeps without locks, for metrics.
 type Stats struct {
 	Queries  atomic.Uint64 // packets with a query header (QR=0), UDP and TCP
+	Fast     atomic.Uint64 // of those, answered on the fast path (fast.go)
 	Panics   atomic.Uint64 // answered SERVFAIL after a recovered panic
 	Dropped  atomic.Uint64 // responses (QR=1), runts and (Linux) UDP datagrams over 4,096 bytes: never answered
 	FormErrs atomic.Uint64 // FORMERR replies
@@ -82,7 +83,8 @@ type Handler struct {
 	maxUDP  int
 	rrl     *rrl.Limiter // nil: RRL off
 	cookies *cookie.Server
-	large   int // CookieRequireForLarge; 0: off
+	large   int  // CookieRequireForLarge; 0: off
+	noFast  bool // tests: every query takes the general path
 	scratch sync.Pool
 	queries sync.Pool // *qstate
 	Stats   Stats
@@ -213,6 +215,11 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 		return nil
 	}
 	h.Stats.Queries.Add(1)
+	if !tcp && !h.noFast {
+		if out, ok := h.fast(raw, hdr, src, buf); ok {
+			return out
+		}
+	}
 	qs := h.getQS()
 	defer func() {
 		if r := recover(); r != nil {

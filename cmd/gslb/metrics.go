@@ -385,15 +385,15 @@ func (a *app) registry() *prometheus.Registry {
 type collector struct {
 	a *app
 
-	queries, requests, ecs, panics, dropped, formErrs, tcpEvicted *prometheus.Desc
-	tcpRefused, tcpConns, rrlLimited, rrlWouldLimit, cookies      *prometheus.Desc
-	largeTruncated, tsig                                          *prometheus.Desc
-	poolQueries, poolEmpty, epAnswers, epUp, epCheckUp, epLatency *prometheus.Desc
-	reloads, reloadFailures, lastReloadOK, lastReloadAt           *prometheus.Desc
-	zoneSerial, zoneFileErrors                                    *prometheus.Desc
-	geoBuild, geoFailing                                          *prometheus.Desc
-	qlogOn, qlogLines, qlogDropped                                *prometheus.Desc
-	buildInfo                                                     *prometheus.Desc
+	queries, requests, ecs, panics, dropped, formErrs, fast, tcpEvicted *prometheus.Desc
+	tcpRefused, tcpConns, rrlLimited, rrlWouldLimit, cookies            *prometheus.Desc
+	largeTruncated, tsig                                                *prometheus.Desc
+	poolQueries, poolEmpty, epAnswers, epUp, epCheckUp, epLatency       *prometheus.Desc
+	reloads, reloadFailures, lastReloadOK, lastReloadAt                 *prometheus.Desc
+	zoneSerial, zoneFileErrors                                          *prometheus.Desc
+	geoBuild, geoFailing                                                *prometheus.Desc
+	qlogOn, qlogLines, qlogDropped                                      *prometheus.Desc
+	buildInfo                                                           *prometheus.Desc
 }
 
 func newCollector(a *app) *collector {
@@ -407,6 +407,7 @@ func newCollector(a *app) *collector {
 		panics:         d("gslb_dns_panics_total", "Queries that hit a bug and were answered SERVFAIL.", nil, nil),
 		dropped:        d("gslb_dns_dropped_total", "Messages dropped without an answer: responses, and bytes without a DNS header.", nil, nil),
 		formErrs:       d("gslb_dns_formerr_total", "Malformed queries answered FORMERR.", nil, nil),
+		fast:           d("gslb_dns_fast_path_total", "UDP queries answered on the fast path (reply written without building a message).", nil, nil),
 		tcpEvicted:     d("gslb_dns_tcp_evicted_total", "Idle DNS TCP connections closed to make room for new ones.", nil, nil),
 		tcpRefused:     d("gslb_dns_tcp_refused_total", "DNS TCP connections closed at once: over a limit with no idle connection to evict.", nil, nil),
 		tcpConns:       d("gslb_dns_tcp_connections", "Open DNS TCP connections.", nil, nil),
@@ -437,7 +438,7 @@ func newCollector(a *app) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.queries, c.requests, c.ecs, c.panics, c.dropped, c.formErrs, c.tcpEvicted,
+	for _, d := range []*prometheus.Desc{c.queries, c.requests, c.ecs, c.panics, c.dropped, c.formErrs, c.fast, c.tcpEvicted,
 		c.tcpRefused, c.tcpConns, c.rrlLimited, c.rrlWouldLimit, c.cookies, c.largeTruncated, c.tsig,
 		c.poolQueries, c.poolEmpty, c.epAnswers, c.epUp, c.epCheckUp, c.epLatency,
 		c.reloads, c.reloadFailures, c.lastReloadOK, c.lastReloadAt, c.zoneSerial, c.zoneFileErrors,
@@ -487,6 +488,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.panics, st.Panics.Load())
 		counter(c.dropped, st.Dropped.Load())
 		counter(c.formErrs, st.FormErrs.Load())
+		counter(c.fast, st.Fast.Load())
 		counter(c.rrlLimited, st.RRLSlipped.Load(), "slipped")
 		counter(c.rrlLimited, st.RRLDropped.Load(), "dropped")
 		counter(c.rrlWouldLimit, a.handler.RRLStats().WouldLimit)

@@ -1,0 +1,535 @@
+package dns
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/rrl"
+	"github.com/gslb/gslb/zones"
+)
+
+// The fast path: the common UDP query (one lowercase question for A or
+// AAAA in class IN, no flags but RD/AD/CD, at most an OPT with nothing we
+// act on but ECS) whose name is a pool, a static A/AAAA set, an empty
+// answer or a name that does not exist, answered by writing the reply
+// bytes directly: the question is copied from the query, answer owners
+// are a pointer to it (0xC00C), and no dns.Msg is built or packed.
+//
+// Everything else (CNAMEs, wildcards, referrals, other types, cookies,
+// TSIG, malformed or odd queries, answers that would not fit) returns
+// false before anything is counted, and the general path answers it, so
+// the protocol rules live in one place; the fast path only writes, faster,
+// what the general path would have sent. TestFastMatchesGeneral and
+// FuzzFastPath compare the two on the same queries.
+
+// fastFlags are the header flags a query may carry and stay on the fast
+// path: RD and CD (copied to the reply) and AD (ignored). Everything else
+// (QR, opcode, AA, TC, RA, Z, rcode) must be zero.
+const fastFlags = 0x0100 | 0x0020 | 0x0010
+
+// lowerSimple marks the bytes of names the fast path reads: a name made of
+// them is its own lowercase presentation form.
+var lowerSimple = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
+
+// fastState is the fast path's per-query scratch (from Handler.fastPool).
+type fastState struct {
+	name [maxSimpleName]byte
+	eps  [16]*zones.Endpoint
+	ans  [16]dns.RR // the answer, for the Observer
+	c    Client
+}
+
+var fastPool = sync.Pool{New: func() any { return new(fastState) }}
+
+// fastQuery is what the fast path read from a query.
+type fastQuery struct {
+	qend   int // end of the question (type and class included)
+	qtype  uint16
+	edns   bool
+	size   int  // the OPT's UDP payload size
+	do     bool // DNSSEC OK
+	ecs    []byte
+	ecsOK  bool // ecs holds one valid option
+	ecsSrc int
+	ecsFam uint16
+	ecsIP  netip.Addr
+}
+
+// fast answers the query in raw over UDP when it is a common one; ok is
+// false when the general path must answer it (nothing was counted then).
+func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte) (out []byte, ok bool) {
+	if hdr.flags&^fastFlags != 0 || hdr.qd != 1 || hdr.an != 0 || hdr.ns != 0 || hdr.ar > 1 {
+		return nil, false
+	}
+	fs := fastPool.Get().(*fastState)
+	defer func() {
+		if r := recover(); r != nil {
+			// fs is not reused: the panic may have left it half-written.
+			h.Stats.Panics.Add(1)
+			h.cfg.Log.Error("handler panic", "err", fmt.Sprint(r), "stack", string(debug.Stack()))
+			out, ok = errorReply(hdr, dns.RcodeServerFailure, buf), true
+			return
+		}
+		fastPool.Put(fs)
+	}()
+	name, q, ok := readFastQuery(raw, hdr, fs.name[:0])
+	if !ok {
+		return nil, false
+	}
+	size := 512
+	if q.edns {
+		size = max(512, min(q.size, h.maxUDP))
+	}
+	if h.large > 0 && h.large < size {
+		size = h.large // no cookie on the fast path, so never a valid one
+	}
+	// qname aliases fs.name: it may be looked up, never kept.
+	qname := unsafe.String(&name[0], len(name))
+	snap := h.cfg.Zones.Current()
+	z := snap.Find(qname)
+	if z == nil {
+		return nil, false
+	}
+	cut, node, encloser := walk(z, qname)
+	if cut != nil {
+		return nil, false
+	}
+	var (
+		rcode = dns.RcodeSuccess
+		pool  *zones.Pool
+		ans   []dns.RR // answer records (endpoint or static RRs)
+		eps   []*zones.Endpoint
+		scope int
+	)
+	switch {
+	case node == nil:
+		var wb [maxSimpleName + 2]byte
+		w := append(append(wb[:0], "*."...), encloser...)
+		if z.Nodes[string(w)] != nil {
+			return nil, false // a wildcard answers it
+		}
+		rcode = dns.RcodeNameError
+	case len(node.Sets[dns.TypeCNAME]) > 0:
+		return nil, false
+	case node.Pool != nil:
+		pool = node.Pool
+		var hv HealthView
+		if h.cfg.Health != nil {
+			hv = h.cfg.Health()
+		}
+		c := h.fastClient(&fs.c, src, &q)
+		sel := h.sel.Select(pool, q.qtype, hv, c, fs.eps[:0], nil)
+		eps, scope = sel.Endpoints, sel.Scope
+	default:
+		ans = node.Sets[q.qtype]
+	}
+	if !h.cfg.UseECS {
+		scope = 0 // see answer
+	}
+
+	answered := len(eps)+len(ans) > 0
+	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, z, qname, eps, ans, scope)
+	if b == nil || len(b) > size {
+		clear(fs.eps[:])
+		return nil, false
+	}
+	if h.cfg.Observer != nil {
+		o := Observation{Qtype: q.qtype, Rcode: rcode, Src: src, Zone: z, Pool: pool}
+		if node != nil {
+			o.Name = node.Name
+		} else {
+			o.Name = string(name)
+		}
+		if eps != nil {
+			for i, e := range eps {
+				if i < len(fs.ans) {
+					ans = fs.ans[:i+1]
+					ans[i] = e.RR
+				} else {
+					ans = append(ans, e.RR) // a pool answering more than 16: rare, allocates
+				}
+			}
+		}
+		o.Answer = ans
+		if q.ecs != nil {
+			o.HasECS = true
+			if q.ecsIP.IsValid() {
+				o.ECS, _ = q.ecsIP.Prefix(q.ecsSrc)
+			}
+			if q.ecsSrc > 0 {
+				o.Scope = scope
+			}
+		}
+		h.cfg.Observer.Observe(o)
+		clear(fs.ans[:])
+	}
+	clear(fs.eps[:])
+	if h.rrl != nil {
+		var class rrl.Class
+		var key uint64
+		switch {
+		case rcode == dns.RcodeNameError:
+			class, key = rrl.NXDomain, h.rrl.HashName(z.Origin)
+		case answered:
+			class, key = rrl.Answer, h.rrl.HashName(qname)^uint64(q.qtype)
+		default:
+			class, key = rrl.NoData, h.rrl.HashName(qname)^uint64(q.qtype)
+		}
+		switch h.rrl.Check(src.Addr(), class, key) {
+		case rrl.Drop:
+			h.Stats.RRLDropped.Add(1)
+			h.Stats.Fast.Add(1)
+			return nil, true
+		case rrl.Slip:
+			h.Stats.RRLSlipped.Add(1)
+			h.Stats.Fast.Add(1)
+			return h.writeSlip(buf[:0], raw, hdr, &q, rcode, scope), true
+		}
+	}
+	h.Stats.Fast.Add(1)
+	return b, true
+}
+
+// readFastQuery reads the question name (into buf, lowercase presentation
+// form) and the OPT; ok is false for anything the fast path leaves alone.
+func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQuery, ok bool) {
+	off := headerLen
+	for {
+		if off >= len(raw) {
+			return nil, q, false
+		}
+		c := int(raw[off])
+		off++
+		if c == 0 {
+			break
+		}
+		if c > 63 || off+c > len(raw) || len(buf)+c+1 > maxSimpleName {
+			return nil, q, false
+		}
+		for _, ch := range raw[off : off+c] {
+			if !lowerSimple[ch] {
+				return nil, q, false
+			}
+		}
+		buf = append(append(buf, raw[off:off+c]...), '.')
+		off += c
+	}
+	if len(buf) == 0 || off+4 > len(raw) {
+		return nil, q, false
+	}
+	q.qtype = binary.BigEndian.Uint16(raw[off:])
+	if (q.qtype != dns.TypeA && q.qtype != dns.TypeAAAA) || binary.BigEndian.Uint16(raw[off+2:]) != dns.ClassINET {
+		return nil, q, false
+	}
+	q.qend = off + 4
+	if hdr.ar == 0 {
+		return buf, q, true
+	}
+	// The OPT: owned by the root, version 0, no extended rcode bits.
+	o := q.qend
+	if o+11 > len(raw) || raw[o] != 0 || binary.BigEndian.Uint16(raw[o+1:]) != dns.TypeOPT ||
+		raw[o+5] != 0 || raw[o+6] != 0 {
+		return nil, q, false
+	}
+	q.edns = true
+	q.size = int(binary.BigEndian.Uint16(raw[o+3:]))
+	q.do = raw[o+7]&0x80 != 0
+	rd := raw[o+11:]
+	n := int(binary.BigEndian.Uint16(raw[o+9:]))
+	if n > len(rd) {
+		return nil, q, false
+	}
+	rd = rd[:n]
+	for len(rd) > 0 {
+		if len(rd) < 4 {
+			return nil, q, false
+		}
+		code := binary.BigEndian.Uint16(rd)
+		l := int(binary.BigEndian.Uint16(rd[2:]))
+		if 4+l > len(rd) {
+			return nil, q, false
+		}
+		switch code {
+		case optCookie:
+			return nil, q, false
+		case optECS:
+			if q.ecs != nil || !q.readECS(rd[4:4+l]) {
+				return nil, q, false // two, or malformed: FORMERR
+			}
+		}
+		rd = rd[4+l:]
+	}
+	return buf, q, true
+}
+
+// readECS checks option data as parseECS does and keeps the address.
+func (q *fastQuery) readECS(d []byte) bool {
+	if len(d) < 4 {
+		return false
+	}
+	q.ecs = d
+	q.ecsFam = binary.BigEndian.Uint16(d)
+	q.ecsSrc = int(d[2])
+	addr := d[4:]
+	var a [16]byte
+	switch q.ecsFam {
+	case 0:
+		return q.ecsSrc == 0 && len(addr) == 0
+	case 1:
+		if q.ecsSrc > 32 {
+			return false
+		}
+	case 2:
+		if q.ecsSrc > 128 {
+			return false
+		}
+	default:
+		return false
+	}
+	if len(addr) != (q.ecsSrc+7)/8 {
+		return false
+	}
+	if q.ecsSrc%8 != 0 && addr[len(addr)-1]&(0xFF>>(q.ecsSrc%8)) != 0 {
+		return false
+	}
+	copy(a[:], addr)
+	if q.ecsFam == 1 {
+		q.ecsIP = netip.AddrFrom4([4]byte(a[:4]))
+	} else {
+		q.ecsIP = netip.AddrFrom16(a)
+	}
+	return true
+}
+
+// fastClient is Handler.client for a query read by readFastQuery.
+func (h *Handler) fastClient(c *Client, src netip.AddrPort, q *fastQuery) *Client {
+	*c = Client{locator: h.cfg.Locator}
+	if q.ecs != nil && h.cfg.UseECS {
+		c.ECS = true
+		if q.ecsSrc == 0 {
+			return c
+		}
+		c.Addr, c.SourceLen = q.ecsIP, q.ecsSrc
+		return c
+	}
+	c.Addr = src.Addr().Unmap()
+	c.SourceLen = c.Addr.BitLen()
+	return c
+}
+
+// writeFast writes the reply: the header, the question as asked, the
+// answer (eps or the static records ans) or, when it is empty, the zone's
+// SOA in the authority section, and our OPT. nil means it cannot be
+// written here (a name the writer does not handle).
+func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode int, z *zones.Zone,
+	qname string, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
+	nAns := len(eps) + len(ans)
+	nNS := 0
+	if nAns == 0 {
+		nNS = 1
+	}
+	b = appendHeader(b, hdr, rcode, false, nAns, nNS, q.edns)
+	b = append(b, raw[headerLen:q.qend]...)
+	for _, e := range eps {
+		b = appendAddr(b, q.qtype, e.RR.Header().Ttl, e.Addr)
+	}
+	for _, rr := range ans {
+		var a netip.Addr
+		switch rr := rr.(type) {
+		case *dns.A:
+			a, _ = netip.AddrFromSlice(rr.A.To4())
+		case *dns.AAAA:
+			a, _ = netip.AddrFromSlice(rr.AAAA.To16())
+		}
+		if !a.IsValid() {
+			return nil
+		}
+		b = appendAddr(b, q.qtype, rr.Header().Ttl, a)
+	}
+	if nNS == 1 {
+		b = appendSOA(b, z, qname)
+		if b == nil {
+			return nil
+		}
+	}
+	if q.edns {
+		b = h.appendOPT(b, q, scope)
+	}
+	return b
+}
+
+// writeSlip writes RRL's truncated reply (see slip): TC, the question,
+// the OPT, no records.
+func (h *Handler) writeSlip(b, raw []byte, hdr rawHeader, q *fastQuery, rcode, scope int) []byte {
+	b = appendHeader(b, hdr, rcode, true, 0, 0, q.edns)
+	b = append(b, raw[headerLen:q.qend]...)
+	if q.edns {
+		b = h.appendOPT(b, q, scope)
+	}
+	return b
+}
+
+// appendHeader writes an authoritative reply header to the query hdr: its
+// ID and opcode (0), RD and CD copied.
+func appendHeader(b []byte, hdr rawHeader, rcode int, tc bool, an, ns int, edns bool) []byte {
+	flags := 0x8000 | 0x0400 | hdr.flags&(0x0100|0x0010) | uint16(rcode)
+	if tc {
+		flags |= 0x0200
+	}
+	ar := 0
+	if edns {
+		ar = 1
+	}
+	b = binary.BigEndian.AppendUint16(b, hdr.id)
+	b = binary.BigEndian.AppendUint16(b, flags)
+	b = binary.BigEndian.AppendUint16(b, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(an))
+	b = binary.BigEndian.AppendUint16(b, uint16(ns))
+	return binary.BigEndian.AppendUint16(b, uint16(ar))
+}
+
+// appendAddr writes an A or AAAA record owned by the question name.
+func appendAddr(b []byte, qtype uint16, ttl uint32, a netip.Addr) []byte {
+	b = append(b, 0xC0, headerLen)
+	b = binary.BigEndian.AppendUint16(b, qtype)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	if qtype == dns.TypeA {
+		b = binary.BigEndian.AppendUint16(b, 4)
+		a4 := a.As4()
+		return append(b, a4[:]...)
+	}
+	b = binary.BigEndian.AppendUint16(b, 16)
+	a16 := a.As16()
+	return append(b, a16[:]...)
+}
+
+// appendSOA writes z's negative SOA, its names compressed as miekg/dns
+// would: the owner (the origin) is the end of the question name, MNAME
+// points into the question where they share a suffix, RNAME into either.
+func appendSOA(b []byte, z *zones.Zone, qname string) []byte {
+	soa := z.NegSOA
+	known := [2]written{{name: qname, off: headerLen, literal: len(qname)}}
+	b, _ = appendName(b, z.Origin, known[:1])
+	if b == nil {
+		return nil
+	}
+	b = binary.BigEndian.AppendUint16(b, dns.TypeSOA)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, soa.Hdr.Ttl)
+	rdlen := len(b)
+	b = append(b, 0, 0)
+	mname := len(b)
+	b, lit := appendName(b, soa.Ns, known[:1])
+	known[1] = written{name: strings.ToLower(soa.Ns), off: mname, literal: lit}
+	b, _ = appendName(b, soa.Mbox, known[:])
+	if b == nil {
+		return nil // (a failed MNAME passes nil on)
+	}
+	b = binary.BigEndian.AppendUint32(b, soa.Serial)
+	b = binary.BigEndian.AppendUint32(b, soa.Refresh)
+	b = binary.BigEndian.AppendUint32(b, soa.Retry)
+	b = binary.BigEndian.AppendUint32(b, soa.Expire)
+	b = binary.BigEndian.AppendUint32(b, soa.Minttl)
+	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
+	return b
+}
+
+// written is a name already in the reply, for compression: its lowercase
+// presentation form, where it starts, and how many of its characters were
+// written as labels (the rest, if any, is a pointer). For names of plain
+// labels, a suffix's offset in the presentation form is its offset on the
+// wire.
+type written struct {
+	name    string
+	off     int
+	literal int
+}
+
+// appendName writes name as its labels up to the longest suffix already
+// in the reply (a pointer to it), or in full, and returns how many of its
+// characters it wrote as labels. Names with escapes (a dotted RNAME local
+// part) or malformed labels return nil: the general path writes those.
+func appendName(b []byte, name string, known []written) ([]byte, int) {
+	if b == nil || name == "" || name[len(name)-1] != '.' || strings.IndexByte(name, '\\') >= 0 {
+		return nil, 0
+	}
+	lower := strings.ToLower(name)
+	// Try each suffix, longest first, at label boundaries; not the root.
+	for i := 0; i < len(lower)-1; {
+		suffix := lower[i:]
+		for _, k := range known {
+			j := len(k.name) - len(suffix)
+			if j >= 0 && j <= k.literal && k.name[j:] == suffix && (j == 0 || k.name[j-1] == '.') && k.off+j < 0x4000 {
+				b = appendLabels(b, name[:i])
+				if b == nil {
+					return nil, 0
+				}
+				return binary.BigEndian.AppendUint16(b, 0xC000|uint16(k.off+j)), i
+			}
+		}
+		dot := strings.IndexByte(suffix, '.')
+		if dot < 0 {
+			break
+		}
+		i += dot + 1
+	}
+	b = appendLabels(b, name)
+	if b == nil {
+		return nil, 0
+	}
+	return append(b, 0), len(name)
+}
+
+// appendLabels writes the labels of names ("a.b.", "" or ".") without
+// the final root label.
+func appendLabels(b []byte, names string) []byte {
+	for names != "" && names != "." {
+		i := strings.IndexByte(names, '.')
+		if i <= 0 || i > 63 {
+			return nil
+		}
+		b = append(b, byte(i))
+		b = append(b, names[:i]...)
+		names = names[i+1:]
+	}
+	return b
+}
+// appendOPT writes our OPT as addOPT builds it: our UDP size, DO copied,
+// the ECS option echoed with the scope when the query had one.
+func (h *Handler) appendOPT(b []byte, q *fastQuery, scope int) []byte {
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
+	b = binary.BigEndian.AppendUint16(b, uint16(h.maxUDP))
+	var flags uint16
+	if q.do {
+		flags = 0x8000
+	}
+	b = append(b, 0, 0) // extended rcode, version
+	b = binary.BigEndian.AppendUint16(b, flags)
+	if q.ecs == nil {
+		return binary.BigEndian.AppendUint16(b, 0)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(4+len(q.ecs)))
+	b = binary.BigEndian.AppendUint16(b, optECS)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(q.ecs)))
+	b = append(b, q.ecs[:3]...) // family, source prefix length
+	if q.ecsSrc > 0 {
+		b = append(b, byte(scope))
+	} else {
+		b = append(b, 0)
+	}
+	return append(b, q.ecs[4:]...)
+}

@@ -1,0 +1,245 @@
+package dns_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/cookie"
+	dnssrv "github.com/gslb/gslb/dns"
+	"github.com/gslb/gslb/dns/dnstest"
+	"github.com/gslb/gslb/rrl"
+	"github.com/gslb/gslb/zones"
+)
+
+// twin is two handlers on the same zones, health and locator, with the
+// same random sequence and rotation: one answering on the fast path where
+// it can, the other always on the general path.
+type twin struct {
+	fast, gen       *dnssrv.Handler
+	fastObs, genObs *recorder
+}
+
+type recorder struct{ last dnssrv.Observation }
+
+func (r *recorder) Observe(o dnssrv.Observation) {
+	o.Answer = slices.Clone(o.Answer)
+	r.last = o
+}
+
+func newTwin(t testing.TB, snap *zones.Snapshot, useECS bool, rc rrl.Config) *twin {
+	t.Helper()
+	var store zones.Store
+	store.Replace(snap)
+	down := dnssrv.DownSet{}
+	if p := dnssrv.PoolOf(snap, "failover.pools.test."); p != nil {
+		for _, k := range dnssrv.CheckKeys(p, "192.0.2.31") {
+			down[k] = true
+		}
+	}
+	tw := &twin{fastObs: &recorder{}, genObs: &recorder{}}
+	mk := func(obs *recorder) *dnssrv.Handler {
+		rnd := rand.New(rand.NewPCG(1, 2))
+		return dnssrv.NewHandler(dnssrv.Config{
+			Zones:    &store,
+			Health:   func() dnssrv.HealthView { return down },
+			Locator:  dnssrv.TestLocator,
+			Rand:     rnd.IntN,
+			UseECS:   useECS,
+			RRL:      &rc,
+			Cookies:  &cookie.Config{Secret: [16]byte{1, 2, 3}},
+			Observer: obs,
+		})
+	}
+	tw.fast, tw.gen = mk(tw.fastObs), mk(tw.genObs)
+	dnssrv.GeneralPathOnly(tw.gen)
+	return tw
+}
+
+// compare sends raw to both handlers and fails unless the replies and
+// the observations are the same; it reports whether the fast path
+// answered.
+func (tw *twin) compare(t testing.TB, label string, raw []byte, src netip.AddrPort) bool {
+	t.Helper()
+	before := tw.fast.Stats.Fast.Load()
+	fo := tw.fast.Respond(raw, src, false, make([]byte, 0, 1232))
+	go_ := tw.gen.Respond(raw, src, false, make([]byte, 0, 1232))
+	took := tw.fast.Stats.Fast.Load() > before
+	if (fo == nil) != (go_ == nil) {
+		t.Fatalf("%s: fast reply %x, general reply %x", label, fo, go_)
+	}
+	if fo == nil {
+		return took
+	}
+	fm, gm := new(dns.Msg), new(dns.Msg)
+	if err := fm.Unpack(fo); err != nil {
+		t.Fatalf("%s: fast reply does not unpack: %v\n%x", label, err, fo)
+	}
+	if err := gm.Unpack(go_); err != nil {
+		t.Fatalf("%s: general reply does not unpack: %v", label, err)
+	}
+	if f, g := dnstest.Render(fm), dnstest.Render(gm); !f.Equal(g) || fm.Id != gm.Id {
+		t.Fatalf("%s (fast path: %v):\nfast:\n%s\ngeneral:\n%s", label, took, f, g)
+	}
+	if f, g := fmt.Sprint(tw.fastObs.last), fmt.Sprint(tw.genObs.last); f != g {
+		t.Fatalf("%s: observations differ:\nfast:    %s\ngeneral: %s", label, f, g)
+	}
+	return took
+}
+
+// TestFastMatchesGeneral asks every name of the test zones, and names
+// that do not exist, for A, AAAA and other types, with and without EDNS,
+// DO, ECS and header flags, from several clients, and checks that the
+// fast path sends what the general path sends and tells the Observer the
+// same, and that it does answer the common queries.
+func TestFastMatchesGeneral(t *testing.T) {
+	snap := loadSnapshot(t)
+	var names []string
+	for _, z := range snap.Zones() {
+		for n := range z.Nodes {
+			names = append(names, n)
+		}
+		names = append(names, "nope."+z.Origin, "a.b.nope."+z.Origin, "x.wild."+z.Origin)
+	}
+	names = append(names, "outside.invalid.", "RR.pools.test.")
+	slices.Sort(names)
+
+	edns := []query{{}, {edns: 512}, {edns: 1232, do: true}, {edns: 4096},
+		{edns: 1232, ecs: "81.2.69.0/24"}, {edns: 1232, ecs: "216.160.83.0/24"},
+		{edns: 1232, ecs: "175.16.199.0/20"}, {edns: 1232, ecs: "2001:db8:1::/48"},
+		{edns: 1232, ecs: "0.0.0.0/0"}, {edns: 1232, ecs: "10.0.0.0/8"}}
+	flags := []query{{}, {rd: true}, {cd: true, ad: true}, {z: true}}
+	srcs := []netip.AddrPort{
+		netip.MustParseAddrPort("192.0.2.7:5353"),
+		netip.MustParseAddrPort("81.2.69.142:5353"),
+		netip.MustParseAddrPort("[2001:db8:2::1]:5353"),
+	}
+	for _, useECS := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ecs=%v", useECS), func(t *testing.T) {
+			rc := rrl.DefaultConfig()
+			rc.LogOnly = true
+			tw := newTwin(t, snap, useECS, rc)
+			fast, total := 0, 0
+			for _, name := range names {
+				for _, qt := range []string{"A", "AAAA", "TXT"} {
+					for _, e := range edns {
+						for _, f := range flags {
+							for _, src := range srcs {
+								q := e
+								q.q = name + " " + qt
+								q.rd, q.cd, q.ad, q.z = f.rd, f.cd, f.ad, f.z
+								raw, err := q.msg().Pack()
+								if err != nil {
+									t.Fatal(err)
+								}
+								total++
+								if tw.compare(t, fmt.Sprintf("%s from %s", q, src), raw, src) {
+									fast++
+								}
+							}
+						}
+					}
+				}
+			}
+			t.Logf("%d of %d queries on the fast path", fast, total)
+			if fast < total/4 {
+				t.Errorf("only %d of %d queries took the fast path", fast, total)
+			}
+		})
+	}
+}
+
+// TestFastPathTaken pins down which queries the fast path answers.
+func TestFastPathTaken(t *testing.T) {
+	snap := loadSnapshot(t)
+	tw := newTwin(t, snap, true, rrl.Config{})
+	src := netip.MustParseAddrPort("192.0.2.7:5353")
+	tests := []struct {
+		q    query
+		fast bool
+	}{
+		{query{q: "rr.pools.test. A"}, true},
+		{query{q: "rr.pools.test. AAAA"}, true},
+		{query{q: "rr.pools.test. A", edns: 1232, do: true, ecs: "81.2.69.0/24"}, true},
+		{query{q: "geo1.pools.test. A", edns: 1232, ecs: "81.2.69.0/24"}, true},
+		{query{q: "static.example.test. A"}, true},
+		{query{q: "nope.example.test. A"}, true},
+		{query{q: "rr.pools.test. TXT"}, false},        // other types
+		{query{q: "RR.pools.test. A"}, false},          // mixed case
+		{query{q: "rr.pools.test. A", z: true}, false}, // Z flag
+		{query{q: "rr.pools.test. CH A"}, false},       // class
+	}
+	for _, tt := range tests {
+		raw, err := tt.q.msg().Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tw.compare(t, tt.q.String(), raw, src); got != tt.fast {
+			t.Errorf("%s: fast path %v, want %v", tt.q, got, tt.fast)
+		}
+	}
+	// A cookie goes to the general path.
+	m := query{q: "rr.pools.test. A", edns: 1232}.msg()
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	raw, _ := m.Pack()
+	if tw.compare(t, "cookie", raw, src) {
+		t.Errorf("a query with a cookie took the fast path")
+	}
+}
+
+// TestFastPathRRL checks that the fast path's replies are rate limited
+// like the general path's: the same sequence of answers, slips and drops.
+func TestFastPathRRL(t *testing.T) {
+	snap := loadSnapshot(t)
+	rc := rrl.DefaultConfig()
+	rc.ResponsesPerSecond, rc.Window, rc.Slip = 5, time.Second, 2
+	rc.Exempt = nil
+	tw := newTwin(t, snap, true, rc)
+	src := netip.MustParseAddrPort("192.0.2.7:5353")
+	for i, q := range []query{{q: "rr.pools.test. A"}, {q: "nope.example.test. A", edns: 1232}} {
+		raw, _ := q.msg().Pack()
+		for j := range 40 {
+			if !tw.compare(t, fmt.Sprintf("%s #%d.%d", q, i, j), raw, src) {
+				t.Fatalf("%s: not on the fast path", q)
+			}
+		}
+	}
+	fs, gs := tw.fast.Stats.RRLSlipped.Load(), tw.gen.Stats.RRLSlipped.Load()
+	fd, gd := tw.fast.Stats.RRLDropped.Load(), tw.gen.Stats.RRLDropped.Load()
+	if fs != gs || fd != gd || fs == 0 || fd == 0 {
+		t.Errorf("slipped %d/%d, dropped %d/%d (fast/general): want equal and not 0", fs, gs, fd, gd)
+	}
+}
+
+// FuzzFastPath feeds bytes to a fast and a general handler and requires
+// the same reply (or none) from both. Seeds: common queries and their
+// variations.
+func FuzzFastPath(f *testing.F) {
+	for _, q := range []query{
+		{q: "rr.pools.test. A"}, {q: "geo1.pools.test. A", edns: 1232, ecs: "81.2.69.0/24"},
+		{q: "nope.example.test. AAAA", edns: 512, do: true}, {q: "static.example.test. A", rd: true},
+		{q: "sticky.pools.test. AAAA", edns: 1232, ecs: "2001:db8:1::/48"},
+	} {
+		raw, err := q.msg().Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	snap := loadSnapshot(f)
+	src := netip.MustParseAddrPort("192.0.2.7:5353")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tw := newTwin(t, snap, true, rrl.Config{})
+		label := strings.TrimSpace(fmt.Sprintf("%x", raw))
+		tw.compare(t, label, raw, src)
+		if n := tw.fast.Stats.Panics.Load(); n > 0 {
+			t.Fatalf("%d panics", n)
+		}
+	})
+}
