@@ -507,6 +507,7 @@ func appendLabels(b []byte, names string) []byte {
 	}
 	return b
 }
+
 // appendOPT writes our OPT as addOPT builds it: our UDP size, DO copied,
 // the ECS option echoed with the scope when the query had one.
 func (h *Handler) appendOPT(b []byte, q *fastQuery, scope int) []byte {
