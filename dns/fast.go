@@ -98,12 +98,17 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	// qname aliases fs.name: it may be looked up, never kept.
 	qname := unsafe.String(&name[0], len(name))
 	snap := h.cfg.Zones.Current()
-	z := snap.Find(qname)
+	z, node := snap.Lookup(qname)
 	if z == nil {
 		return nil, false
 	}
-	cut, node, encloser := walk(z, qname)
-	if cut != nil {
+	var encloser string
+	if node == nil {
+		var cut *zones.Node
+		if cut, _, encloser = walk(z, qname); cut != nil {
+			return nil, false
+		}
+	} else if node.Referral {
 		return nil, false
 	}
 	var (

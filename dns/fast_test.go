@@ -99,7 +99,30 @@ func (tw *twin) compare(t testing.TB, label string, raw []byte, src netip.AddrPo
 // fast path sends what the general path sends and tells the Observer the
 // same, and that it does answer the common queries.
 func TestFastMatchesGeneral(t *testing.T) {
-	snap := loadSnapshot(t)
+	t.Run("testdata", func(t *testing.T) { fastMatchesGeneral(t, loadSnapshot(t)) })
+	// The child of testdata's delegation sub.example.test served too:
+	// the parent's glue there is not the child's.
+	zs, err := zones.LoadPaths("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := zones.Parse("sub.example.test.toml", []byte(`ns = ["ns1"]
+[records.ns1]
+A = "192.0.2.54"
+[records.www]
+A = "192.0.2.60"
+`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, errs := zones.NewSnapshot(append(zs, child), time.Now())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	t.Run("child-zone", func(t *testing.T) { fastMatchesGeneral(t, snap) })
+}
+
+func fastMatchesGeneral(t *testing.T, snap *zones.Snapshot) {
 	var names []string
 	for _, z := range snap.Zones() {
 		for n := range z.Nodes {

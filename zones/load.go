@@ -197,6 +197,18 @@ func NewSnapshot(zs []*Zone, now time.Time) (*Snapshot, ConfigErrors) {
 		s.maxLen = max(s.maxLen, z.Labels)
 	}
 	sort.Slice(s.list, func(i, j int) bool { return s.list[i].Origin < s.list[j].Origin })
+	n := 0
+	for _, z := range s.list {
+		n += len(z.Nodes)
+	}
+	s.names = make(map[string]nodeRef, n)
+	for _, z := range s.list {
+		for name, node := range z.Nodes {
+			if s.Find(name) == z {
+				s.names[name] = nodeRef{z, node}
+			}
+		}
+	}
 	return s, errs
 }
 

@@ -350,3 +350,62 @@ func TestStore(t *testing.T) {
 		t.Error("Current is not what Replace published")
 	}
 }
+
+// TestSnapshotLookup checks Lookup against Find and the zone's nodes, with
+// a parent zone whose delegated child is served too, and Referral on the
+// nodes at and below a delegation.
+func TestSnapshotLookup(t *testing.T) {
+	parent, err := Parse("p.test.toml", []byte(`ns = ["ns1"]
+[records.ns1]
+A = "192.0.2.53"
+[records.www]
+A = "192.0.2.1"
+[records.sub]
+NS = ["ns1.sub"]
+[records."ns1.sub"]
+A = "192.0.2.54"
+[records."a.b.sub"]
+A = "192.0.2.55"
+`), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := Parse("sub.p.test.toml", []byte(`ns = ["ns1"]
+[records.ns1]
+A = "192.0.2.54"
+[records.www]
+A = "192.0.2.2"
+`), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	referral := map[string]bool{"sub.p.test.": true, "ns1.sub.p.test.": true, "b.sub.p.test.": true, "a.b.sub.p.test.": true}
+	for name, n := range parent.Nodes {
+		if n.Referral != referral[name] {
+			t.Errorf("%s: Referral %v, want %v", name, n.Referral, referral[name])
+		}
+	}
+	for _, set := range [][]*Zone{{parent}, {parent, child}} {
+		s, errs := NewSnapshot(set, t0)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		names := []string{"nope.p.test.", "nope.sub.p.test.", "x.nope.invalid.", "."}
+		for _, z := range set {
+			for name := range z.Nodes {
+				names = append(names, name)
+			}
+		}
+		for _, name := range names {
+			z, n := s.Lookup(name)
+			wantZ := s.Find(name)
+			var wantN *Node
+			if wantZ != nil {
+				wantN = wantZ.Nodes[name]
+			}
+			if z != wantZ || n != wantN {
+				t.Errorf("%d zones: Lookup(%s) = %v, %v; want %v, %v", len(set), name, z, n, wantZ, wantN)
+			}
+		}
+	}
+}

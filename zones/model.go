@@ -19,6 +19,15 @@ type Snapshot struct {
 	Files  []FileStatus     // every file seen by the load that built this
 	Built  time.Time
 	maxLen int // most labels in any origin
+	// names holds every node under the zone Find picks for its name (a
+	// parent zone's glue below a child zone we also serve is left out):
+	// the query path's one map lookup for a name that exists.
+	names map[string]nodeRef
+}
+
+type nodeRef struct {
+	z *Zone
+	n *Node
 }
 
 // FileStatus is the outcome of the last load of one zone file.
@@ -65,6 +74,9 @@ type Node struct {
 	Sets map[uint16][]dns.RR // static RRsets by type
 	Pool *Pool               // A/AAAA answered by this pool, or nil
 	Cut  bool                // NS below the apex: a delegation point
+	// Referral is set at and below a delegation point: queries there get
+	// a referral (but DS at the cut itself).
+	Referral bool
 }
 
 // Empty reports whether the node is an empty non-terminal.
@@ -208,6 +220,18 @@ func (s *Snapshot) Find(qname string) *Zone {
 			return nil
 		}
 	}
+}
+
+// Lookup returns the zone Find returns for qname (lowercase FQDN) and, when
+// that zone has a node for qname, the node: one map lookup when it does.
+func (s *Snapshot) Lookup(qname string) (*Zone, *Node) {
+	if s == nil {
+		return nil, nil
+	}
+	if r, ok := s.names[qname]; ok {
+		return r.z, r.n
+	}
+	return s.Find(qname), nil
 }
 
 // Zones returns every zone, sorted by origin.

@@ -838,6 +838,15 @@ func (p *parser) finish() {
 			}
 		}
 	}
+	// At or below a delegation point (below the apex): a referral.
+	for name, n := range z.Nodes {
+		for off, end := 0, false; !end && len(name)-off > len(z.Origin); off, end = dns.NextLabel(name, off) {
+			if a := z.Nodes[name[off:]]; a != nil && a.Cut {
+				n.Referral = true
+				break
+			}
+		}
+	}
 	sort.Slice(z.Pools, func(i, j int) bool { return z.Pools[i].Name < z.Pools[j].Name })
 }
 
