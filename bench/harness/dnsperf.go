@@ -32,10 +32,11 @@ type perfRun struct {
 	Wall      float64 `json:"wall_s"`
 	// From -v output, when asked for: per-query latency of the answered
 	// queries, in seconds.
-	P50 float64 `json:"p50_s,omitempty"`
-	P99 float64 `json:"p99_s,omitempty"`
-	Max float64 `json:"max_s,omitempty"`
-	Avg float64 `json:"avg_s,omitempty"`
+	P50  float64 `json:"p50_s,omitempty"`
+	P99  float64 `json:"p99_s,omitempty"`
+	P999 float64 `json:"p999_s,omitempty"`
+	Max  float64 `json:"max_s,omitempty"`
+	Avg  float64 `json:"avg_s,omitempty"`
 }
 
 // LossFrac is lost/sent.
@@ -225,7 +226,7 @@ func parsePerf(path string, r *perfRun, verbose bool) error {
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-		r.P50, r.P99, r.Max = q(0.50), q(0.99), lat[len(lat)-1]
+		r.P50, r.P99, r.P999, r.Max = q(0.50), q(0.99), q(0.999), lat[len(lat)-1]
 		var sum float64
 		for _, v := range lat {
 			sum += v

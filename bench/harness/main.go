@@ -4,6 +4,7 @@
 //
 //	harness load  [flags]   gslb beside gdnsd under dnsperf, interleaved A B A B
 //	harness scale [flags]   load time and memory of a generated zone set
+//	harness reload [flags]  latency and loss while that set is reloaded under load
 //
 // docs/performance.md describes the method and what the figures mean.
 package main
@@ -23,6 +24,8 @@ func main() {
 		err = loadMain(os.Args[2:])
 	case "scale":
 		err = scaleMain(os.Args[2:])
+	case "reload":
+		err = reloadMain(os.Args[2:])
 	default:
 		usage()
 	}
@@ -33,6 +36,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: harness load|scale [flags]   (-h after the subcommand lists its flags)")
+	fmt.Fprintln(os.Stderr, "usage: harness load|scale|reload [flags]   (-h after the subcommand lists its flags)")
 	os.Exit(2)
 }

@@ -292,6 +292,7 @@ func (a *app) closeQueryLog() {
 func (a *app) reload(reason string) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
+	start := time.Now()
 	snap, err := a.loader.Load()
 	a.mu.Lock()
 	a.reloads++
@@ -314,7 +315,8 @@ func (a *app) reload(reason string) error {
 	for _, z := range snap.Zones() {
 		a.log.Debug("zone loaded", "zone", z.Origin, "serial", z.Serial, "file", z.File)
 	}
-	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)))
+	a.log.Info("zones loaded", "reason", reason, "zones", len(snap.Zones()), "errors", len(zones.Errors(err)),
+		"took", time.Since(start).Round(time.Millisecond))
 	return err
 }
 
