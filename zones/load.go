@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +90,7 @@ func (l *Loader) Load() (*Snapshot, error) {
 			st = &fileState{}
 			l.files[path] = st
 		}
-		z, err := readZone(path)
+		z, err := readZone(path, st.zone)
 		switch {
 		case err != nil:
 			st.err = err
@@ -214,7 +215,9 @@ func NewSnapshot(zs []*Zone, now time.Time) (*Snapshot, ConfigErrors) {
 
 // readZone reads and parses one file, taking its modification time from
 // the file it read (not from a later stat, which may see a newer file).
-func readZone(path string) (*Zone, error) {
+// When the content is that of prev (same hash), prev is returned without
+// parsing: a reload parses only the files that changed.
+func readZone(path string, prev *Zone) (*Zone, error) {
 	if fi, err := os.Stat(path); err != nil {
 		return nil, err
 	} else if !fi.Mode().IsRegular() {
@@ -232,6 +235,9 @@ func readZone(path string) (*Zone, error) {
 	src, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
+	}
+	if prev != nil && prev.Hash == sha256.Sum256(src) {
+		return prev, nil
 	}
 	return Parse(path, src, fi.ModTime())
 }
@@ -297,7 +303,7 @@ func LoadPaths(paths ...string) ([]*Zone, error) {
 			continue // named twice, e.g. as a file and through its directory
 		}
 		read[filepath.Clean(f)] = true
-		z, err := readZone(f)
+		z, err := readZone(f, nil)
 		if err != nil {
 			errs = append(errs, asConfigErrors(f, err)...)
 			continue
