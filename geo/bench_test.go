@@ -57,3 +57,26 @@ func TestLocateAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestLocateCache checks that answers from the decoded-record cache are
+// the answers of a fresh lookup: every address asked twice, in a different
+// order, of one DB, and once of a DB of its own.
+func TestLocateCache(t *testing.T) {
+	city, asn := writeTestDBs(t)
+	shared, err := Open([]string{city, asn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for i := range benchAddrs {
+			a := benchAddrs[(i*7+round)%len(benchAddrs)]
+			fresh, err := Open([]string{city, asn}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := shared.Locate(a), fresh.Locate(a); got != want {
+				t.Errorf("round %d, %s: cached %+v, fresh %+v", round, a, got, want)
+			}
+		}
+	}
+}

@@ -110,11 +110,34 @@ type file struct {
 	err      string // last reload error
 }
 
-// readerSet is the immutable state a DB publishes.
+// readerSet is the state a DB publishes: immutable but for the caches of
+// decoded records.
 type readerSet struct {
 	files []*file             // in the order given to Open, for Info
 	loc   []*maxminddb.Reader // City-like files first, then Country; each in Open order
 	asn   []*maxminddb.Reader // ASN files, in Open order
+	// Decoded records by their data offset, one cache per reader (loc's,
+	// then asn's). Many networks share a record (every GB address of a
+	// country database, a whole city), so the walk down the search tree
+	// stays per query but decoding the record (most of a lookup's cost)
+	// happens once per record that stays in its slot.
+	caches []*recCache
+}
+
+// recCacheSize is the slots per database file: 32 KiB of pointers.
+const recCacheSize = 4096
+
+// recCache is a direct-mapped cache of decoded records; a slot is replaced
+// whole (a new decoded value), never written in place.
+type recCache [recCacheSize]atomic.Pointer[decoded]
+
+// decoded is what Locate uses of one record.
+type decoded struct {
+	off    uintptr
+	ok     bool // it decoded
+	asn    uint32
+	hasLoc bool
+	loc    Location // Country, Subdivision, Continent and coordinates
 }
 
 func newSet(files []*file) *readerSet {
@@ -131,7 +154,31 @@ func newSet(files []*file) *readerSet {
 			s.asn = append(s.asn, f.reader)
 		}
 	}
+	s.caches = make([]*recCache, len(s.loc)+len(s.asn))
+	for i := range s.caches {
+		s.caches[i] = new(recCache)
+	}
 	return s
+}
+
+// decode returns the record res found in reader i's cache (see caches),
+// decoding it into rec on a miss.
+func (s *readerSet) decode(i int, res maxminddb.Result, rec *record) *decoded {
+	off := res.Offset()
+	slot := &s.caches[i][(off>>2)%recCacheSize] // records are at least 4 bytes apart
+	if d := slot.Load(); d != nil && d.off == off {
+		return d
+	}
+	rec.reset()
+	d := &decoded{off: off}
+	if res.Decode(rec) == nil {
+		d.ok, d.asn, d.hasLoc = true, rec.asn, rec.hasLocation()
+		if d.hasLoc {
+			rec.fill(&d.loc)
+		}
+	}
+	slot.Store(d)
+	return d
 }
 
 // DB is a set of MaxMind-format databases (City, Country, ASN) answering
@@ -282,7 +329,9 @@ func detectKind(r *maxminddb.Reader) (kind, error) {
 // are unmapped first and zones are ignored. The location (and Prefix) comes
 // from the first City-like, then Country-like database that knows a; the ASN
 // from the first ASN database that knows it, else from the location record.
-// It takes no lock and allocates nothing in the common case.
+// It takes no lock and allocates nothing in the common case (a record
+// decoded before and still cached; a record decoded anew allocates its
+// cache entry).
 func (d *DB) Locate(a netip.Addr) Location {
 	var loc Location
 	if d == nil || !a.IsValid() {
@@ -296,34 +345,35 @@ func (d *DB) Locate(a netip.Addr) Location {
 	rec := d.records.Get().(*record)
 	defer d.records.Put(rec)
 
-	for _, r := range set.loc {
+	for i, r := range set.loc {
 		res := r.Lookup(a)
 		if !res.Found() {
 			continue
 		}
-		rec.reset()
-		if res.Decode(rec) != nil {
+		d := set.decode(i, res, rec)
+		if !d.ok {
 			continue // a record this file cannot decode: try the next file
 		}
 		if loc.ASN == 0 {
-			loc.ASN = rec.asn
+			loc.ASN = d.asn
 		}
-		if !rec.hasLocation() {
+		if !d.hasLoc {
 			continue
 		}
-		rec.fill(&loc)
+		asn := loc.ASN
+		loc = d.loc
+		loc.ASN = asn
 		loc.Found = true
 		loc.Prefix = familyPrefix(res.Prefix(), a)
 		break
 	}
-	for _, r := range set.asn {
+	for i, r := range set.asn {
 		res := r.Lookup(a)
 		if !res.Found() {
 			continue
 		}
-		rec.reset()
-		if res.Decode(rec) == nil && rec.asn != 0 {
-			loc.ASN = rec.asn
+		if d := set.decode(len(set.loc)+i, res, rec); d.ok && d.asn != 0 {
+			loc.ASN = d.asn
 			break
 		}
 	}
