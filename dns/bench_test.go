@@ -41,6 +41,7 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"sticky", query{q: "sticky.pools.test. A"}, "192.0.2.7"},
 		{"geo", query{q: "geo1.pools.test. A"}, "81.2.69.142"},
 		{"geo-ecs", query{q: "geo1.pools.test. A", edns: 1232, ecs: "81.2.69.0/24"}, "192.0.2.7"},
+		{"roundrobin-cookie", query{q: "rr.pools.test. A", edns: 1232, cookie: "0102030405060708"}, "192.0.2.7"},
 		{"nearest", query{q: "near.pools.test. A"}, "81.2.69.142"},
 	}
 	for _, tt := range tests {

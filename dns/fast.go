@@ -11,19 +11,20 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/gslb/gslb/cookie"
 	"github.com/gslb/gslb/rrl"
 	"github.com/gslb/gslb/zones"
 )
 
 // The fast path: the common UDP query (one lowercase question for A or
 // AAAA in class IN, no flags but RD/AD/CD, at most an OPT with nothing we
-// act on but ECS) whose name is a pool, a static A/AAAA set, an empty
+// act on but ECS and a COOKIE) whose name is a pool, a static A/AAAA set, an empty
 // answer or a name that does not exist, answered by writing the reply
 // bytes directly: the question is copied from the query, answer owners
 // are a pointer to it (0xC00C), and no dns.Msg is built or packed.
 //
-// Everything else (CNAMEs, wildcards, referrals, other types, cookies,
-// TSIG, malformed or odd queries, answers that would not fit) returns
+// Everything else (CNAMEs, wildcards, referrals, other types, malformed
+// cookies, TSIG, malformed or odd queries, answers that would not fit) returns
 // false before anything is counted, and the general path answers it, so
 // the protocol rules live in one place; the fast path only writes, faster,
 // what the general path would have sent. TestFastMatchesGeneral and
@@ -46,6 +47,7 @@ var lowerSimple = func() (t [256]bool) {
 // fastState is the fast path's per-query scratch (from Handler.fastPool).
 type fastState struct {
 	name [maxSimpleName]byte
+	ck   [cookie.ReplyLen]byte // our COOKIE option
 	eps  [16]*zones.Endpoint
 	ans  [16]dns.RR // the answer, for the Observer
 	c    Client
@@ -65,6 +67,9 @@ type fastQuery struct {
 	ecsSrc int
 	ecsFam uint16
 	ecsIP  netip.Addr
+	cookie []byte        // the COOKIE option's data, nil without one
+	ck     []byte        // the COOKIE option of the reply (Check)
+	ckSt   cookie.Status // what Check said of it
 }
 
 // fast answers the query in raw over UDP when it is a common one; ok is
@@ -88,12 +93,17 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	if !ok {
 		return nil, false
 	}
+	if q.cookie != nil {
+		if q.ckSt, q.ck = h.cookies.Check(q.cookie, src.Addr(), fs.ck[:0]); q.ckSt == cookie.Malformed {
+			return nil, false // FORMERR
+		}
+	}
 	size := 512
 	if q.edns {
 		size = max(512, min(q.size, h.maxUDP))
 	}
-	if h.large > 0 && h.large < size {
-		size = h.large // no cookie on the fast path, so never a valid one
+	if h.large > 0 && h.large < size && q.ckSt != cookie.Valid {
+		size = h.large
 	}
 	// qname aliases fs.name: it may be looked up, never kept.
 	qname := unsafe.String(&name[0], len(name))
@@ -181,7 +191,14 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		clear(fs.ans[:])
 	}
 	clear(fs.eps[:])
-	if h.rrl != nil {
+	switch {
+	case q.cookie == nil:
+	case q.ckSt == cookie.Valid:
+		h.Stats.CookieValid.Add(1)
+	default:
+		h.Stats.CookieFresh.Add(1)
+	}
+	if h.rrl != nil && q.ckSt != cookie.Valid { // a valid cookie proves the address
 		var class rrl.Class
 		var key uint64
 		switch {
@@ -268,7 +285,10 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 		}
 		switch code {
 		case optCookie:
-			return nil, q, false
+			if q.cookie != nil {
+				return nil, q, false // two: FORMERR
+			}
+			q.cookie = rd[4 : 4+l : 4+l]
 		case optECS:
 			if q.ecs != nil || !q.readECS(rd[4:4+l]) {
 				return nil, q, false // two, or malformed: FORMERR
@@ -514,7 +534,8 @@ func appendLabels(b []byte, names string) []byte {
 }
 
 // appendOPT writes our OPT as addOPT builds it: our UDP size, DO copied,
-// the ECS option echoed with the scope when the query had one.
+// the ECS option echoed with the scope when the query had one, then our
+// COOKIE when it had one.
 func (h *Handler) appendOPT(b []byte, q *fastQuery, scope int) []byte {
 	b = append(b, 0)
 	b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
@@ -525,17 +546,24 @@ func (h *Handler) appendOPT(b []byte, q *fastQuery, scope int) []byte {
 	}
 	b = append(b, 0, 0) // extended rcode, version
 	b = binary.BigEndian.AppendUint16(b, flags)
-	if q.ecs == nil {
-		return binary.BigEndian.AppendUint16(b, 0)
+	rdlen := len(b)
+	b = append(b, 0, 0)
+	if q.ecs != nil {
+		b = binary.BigEndian.AppendUint16(b, optECS)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(q.ecs)))
+		b = append(b, q.ecs[:3]...) // family, source prefix length
+		if q.ecsSrc > 0 {
+			b = append(b, byte(scope))
+		} else {
+			b = append(b, 0)
+		}
+		b = append(b, q.ecs[4:]...)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(4+len(q.ecs)))
-	b = binary.BigEndian.AppendUint16(b, optECS)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(q.ecs)))
-	b = append(b, q.ecs[:3]...) // family, source prefix length
-	if q.ecsSrc > 0 {
-		b = append(b, byte(scope))
-	} else {
-		b = append(b, 0)
+	if q.ck != nil {
+		b = binary.BigEndian.AppendUint16(b, optCookie)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(q.ck)))
+		b = append(b, q.ck...)
 	}
-	return append(b, q.ecs[4:]...)
+	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
+	return b
 }

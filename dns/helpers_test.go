@@ -95,6 +95,9 @@ type query struct {
 	edns uint16 // EDNS payload size; 0: no OPT
 	do   bool
 	ecs  string // ECS prefix ("192.0.2.0/24"); needs edns
+	// cookie is a COOKIE option's data in hex (client cookie, maybe a
+	// server cookie); needs edns.
+	cookie string
 	// Header bits set in the query.
 	rd, cd, ad, z bool
 }
@@ -109,6 +112,9 @@ func (q query) msg() *dns.Msg {
 		}
 		if q.ecs != "" {
 			o.Option = append(o.Option, dnstest.ECS(q.ecs))
+		}
+		if q.cookie != "" {
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: q.cookie})
 		}
 	}
 	return m
@@ -128,6 +134,9 @@ func (q query) String() string {
 	}
 	if q.ecs != "" {
 		b.WriteString(" +subnet=" + q.ecs)
+	}
+	if q.cookie != "" {
+		b.WriteString(" +cookie=" + q.cookie)
 	}
 	for _, f := range []struct {
 		on   bool
