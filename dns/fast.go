@@ -65,7 +65,6 @@ type fastQuery struct {
 	ecs    []byte
 	ecsOK  bool // ecs holds one valid option
 	ecsSrc int
-	ecsFam uint16
 	ecsIP  netip.Addr
 	cookie []byte        // the COOKIE option's data, nil without one
 	ck     []byte        // the COOKIE option of the reply (Check)
@@ -144,7 +143,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		if h.cfg.Health != nil {
 			hv = h.cfg.Health()
 		}
-		c := h.fastClient(&fs.c, src, &q)
+		c := h.clientFor(&fs.c, src, q.ecs != nil, q.ecsSrc, q.ecsIP)
 		sel := h.sel.Select(pool, q.qtype, hv, c, fs.eps[:0], nil)
 		eps, scope = sel.Endpoints, sel.Scope
 	default:
@@ -299,59 +298,14 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 	return buf, q, true
 }
 
-// readECS checks option data as parseECS does and keeps the address.
+// readECS checks option data (readECSData) and keeps it.
 func (q *fastQuery) readECS(d []byte) bool {
-	if len(d) < 4 {
+	e, ok := readECSData(d)
+	if !ok {
 		return false
 	}
-	q.ecs = d
-	q.ecsFam = binary.BigEndian.Uint16(d)
-	q.ecsSrc = int(d[2])
-	addr := d[4:]
-	var a [16]byte
-	switch q.ecsFam {
-	case 0:
-		return q.ecsSrc == 0 && len(addr) == 0
-	case 1:
-		if q.ecsSrc > 32 {
-			return false
-		}
-	case 2:
-		if q.ecsSrc > 128 {
-			return false
-		}
-	default:
-		return false
-	}
-	if len(addr) != (q.ecsSrc+7)/8 {
-		return false
-	}
-	if q.ecsSrc%8 != 0 && addr[len(addr)-1]&(0xFF>>(q.ecsSrc%8)) != 0 {
-		return false
-	}
-	copy(a[:], addr)
-	if q.ecsFam == 1 {
-		q.ecsIP = netip.AddrFrom4([4]byte(a[:4]))
-	} else {
-		q.ecsIP = netip.AddrFrom16(a)
-	}
+	q.ecs, q.ecsSrc, q.ecsIP = d, e.source, e.addr
 	return true
-}
-
-// fastClient is Handler.client for a query read by readFastQuery.
-func (h *Handler) fastClient(c *Client, src netip.AddrPort, q *fastQuery) *Client {
-	*c = Client{locator: h.cfg.Locator}
-	if q.ecs != nil && h.cfg.UseECS {
-		c.ECS = true
-		if q.ecsSrc == 0 {
-			return c
-		}
-		c.Addr, c.SourceLen = q.ecsIP, q.ecsSrc
-		return c
-	}
-	c.Addr = src.Addr().Unmap()
-	c.SourceLen = c.Addr.BitLen()
-	return c
 }
 
 // writeFast writes the reply: the header, the question as asked, the

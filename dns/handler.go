@@ -525,14 +525,23 @@ func (h *Handler) addOPT(m *dns.Msg, q *dns.OPT, ecs *dns.EDNS0_SUBNET, scope in
 // given (source prefix 0 means "don't tailor": no client), else the source.
 // It is written to c.
 func (h *Handler) client(c *Client, src netip.AddrPort, ecs *dns.EDNS0_SUBNET) *Client {
+	if ecs == nil {
+		return h.clientFor(c, src, false, 0, netip.Addr{})
+	}
+	a, _ := ecsAddr(ecs)
+	return h.clientFor(c, src, true, int(ecs.SourceNetmask), a)
+}
+
+// clientFor is client from the parts of an ECS option (hasECS, its source
+// prefix length and address).
+func (h *Handler) clientFor(c *Client, src netip.AddrPort, hasECS bool, source int, addr netip.Addr) *Client {
 	*c = Client{locator: h.cfg.Locator}
-	if ecs != nil && h.cfg.UseECS {
+	if hasECS && h.cfg.UseECS {
 		c.ECS = true
-		if ecs.SourceNetmask == 0 {
+		if source == 0 {
 			return c
 		}
-		a, _ := ecsAddr(ecs)
-		c.Addr, c.SourceLen = a, int(ecs.SourceNetmask)
+		c.Addr, c.SourceLen = addr, source
 		return c
 	}
 	c.Addr = src.Addr().Unmap()

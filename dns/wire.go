@@ -3,6 +3,7 @@ package dns
 import (
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -246,38 +247,62 @@ func skipName(b []byte, off int) (int, bool) {
 	return 0, false
 }
 
-// parseECS reads ECS option data and applies RFC 7871 §6: a known family,
-// a prefix the family allows, exactly the address bytes the prefix needs,
-// and no bits set beyond the prefix. Family 0 with prefix 0 and no address
-// is what dig sends for +subnet=0 and is accepted ("don't tailor").
-func parseECS(d []byte) (*dns.EDNS0_SUBNET, bool) {
+// ecsData is an ECS option as readECSData checked it.
+type ecsData struct {
+	family uint16
+	source int        // source prefix length
+	addr   netip.Addr // the address, zero bits after the prefix; invalid for family 0
+}
+
+// readECSData reads ECS option data and applies RFC 7871 §6: a known
+// family, a prefix the family allows, exactly the address bytes the prefix
+// needs, and no bits set beyond the prefix. Family 0 with prefix 0 and no
+// address is what dig sends for +subnet=0 and is accepted ("don't
+// tailor"). It allocates nothing.
+func readECSData(d []byte) (ecsData, bool) {
 	if len(d) < 4 {
-		return nil, false
+		return ecsData{}, false
 	}
-	e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: binary.BigEndian.Uint16(d), SourceNetmask: d[2], SourceScope: d[3]}
+	e := ecsData{family: binary.BigEndian.Uint16(d), source: int(d[2])}
 	addr := d[4:]
-	src := int(e.SourceNetmask)
 	var size int
-	switch e.Family {
+	switch e.family {
 	case 0:
-		return e, src == 0 && len(addr) == 0
+		return e, e.source == 0 && len(addr) == 0
 	case 1:
 		size = net.IPv4len
 	case 2:
 		size = net.IPv6len
 	default:
-		return nil, false
+		return ecsData{}, false
 	}
-	if src > 8*size || len(addr) != (src+7)/8 {
-		return nil, false
+	if e.source > 8*size || len(addr) != (e.source+7)/8 {
+		return ecsData{}, false
 	}
-	if src%8 != 0 && addr[len(addr)-1]&(0xFF>>(src%8)) != 0 {
-		return nil, false
+	if e.source%8 != 0 && addr[len(addr)-1]&(0xFF>>(e.source%8)) != 0 {
+		return ecsData{}, false
 	}
-	ip := make(net.IP, size)
-	copy(ip, addr)
-	e.Address = ip
+	var a [16]byte
+	copy(a[:], addr)
+	if e.family == 1 {
+		e.addr = netip.AddrFrom4([4]byte(a[:4]))
+	} else {
+		e.addr = netip.AddrFrom16(a)
+	}
 	return e, true
+}
+
+// parseECS is readECSData as miekg/dns's option, for the general path.
+func parseECS(d []byte) (*dns.EDNS0_SUBNET, bool) {
+	e, ok := readECSData(d)
+	if !ok {
+		return nil, false
+	}
+	o := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: e.family, SourceNetmask: d[2], SourceScope: d[3]}
+	if e.addr.IsValid() {
+		o.Address = net.IP(e.addr.AsSlice())
+	}
+	return o, true
 }
 
 // maxSimpleName is the longest name readSimpleName returns: a name of 255
