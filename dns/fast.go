@@ -18,16 +18,16 @@ import (
 
 // The fast path: the common UDP query (one lowercase question for A or
 // AAAA in class IN, no flags but RD/AD/CD, at most an OPT with nothing we
-// act on but ECS and a COOKIE) whose name is a pool, a static A/AAAA set, an empty
-// answer or a name that does not exist, answered by writing the reply
-// bytes directly: the question is copied from the query, answer owners
-// are a pointer to it (0xC00C), and no dns.Msg is built or packed.
+// act on but ECS and a COOKIE) whose name is a pool, a static A/AAAA set,
+// an empty answer or a name that does not exist, answered by writing the
+// reply bytes directly: the question is copied from the query, answer
+// owners are a pointer to it (0xC00C), and no dns.Msg is built or packed.
 //
 // Everything else (CNAMEs, wildcards, referrals, other types, malformed
-// cookies, TSIG, malformed or odd queries, answers that would not fit) returns
-// false before anything is counted, and the general path answers it, so
-// the protocol rules live in one place; the fast path only writes, faster,
-// what the general path would have sent. TestFastMatchesGeneral and
+// cookies, TSIG, malformed or odd queries, answers that would not fit)
+// returns false before anything is counted, and the general path answers
+// it, so the protocol rules live in one place; the fast path only writes,
+// faster, what the general path would have sent. TestFastMatchesGeneral and
 // FuzzFastPath compare the two on the same queries.
 
 // fastFlags are the header flags a query may carry and stay on the fast
@@ -44,7 +44,7 @@ var lowerSimple = func() (t [256]bool) {
 	return t
 }()
 
-// fastState is the fast path's per-query scratch (from Handler.fastPool).
+// fastState is the fast path's per-query scratch (from fastPool).
 type fastState struct {
 	name [maxSimpleName]byte
 	ck   [cookie.ReplyLen]byte // our COOKIE option
@@ -60,10 +60,9 @@ type fastQuery struct {
 	qend   int // end of the question (type and class included)
 	qtype  uint16
 	edns   bool
-	size   int  // the OPT's UDP payload size
-	do     bool // DNSSEC OK
-	ecs    []byte
-	ecsOK  bool // ecs holds one valid option
+	size   int    // the OPT's UDP payload size
+	do     bool   // DNSSEC OK
+	ecs    []byte // the ECS option's data (checked), nil without one
 	ecsSrc int
 	ecsIP  netip.Addr
 	cookie []byte        // the COOKIE option's data, nil without one
