@@ -35,11 +35,12 @@ import (
 // (QR, opcode, AA, TC, RA, Z, rcode) must be zero.
 const fastFlags = 0x0100 | 0x0020 | 0x0010
 
-// lowerSimple marks the bytes of names the fast path reads: a name made of
-// them is its own lowercase presentation form.
+// lowerSimple marks the bytes of the names the fast path answers (as read
+// by readSimpleName, with its dots): lowercase letters, digits, '-' and
+// '_'. Mixed case (echoed as asked) and '*' take the general path.
 var lowerSimple = func() (t [256]bool) {
 	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 	}
 	return t
 }()
@@ -197,16 +198,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		h.Stats.CookieFresh.Add(1)
 	}
 	if h.rrl != nil && q.ckSt != cookie.Valid { // a valid cookie proves the address
-		var class rrl.Class
-		var key uint64
-		switch {
-		case rcode == dns.RcodeNameError:
-			class, key = rrl.NXDomain, h.rrl.HashName(z.Origin)
-		case answered:
-			class, key = rrl.Answer, h.rrl.HashName(qname)^uint64(q.qtype)
-		default:
-			class, key = rrl.NoData, h.rrl.HashName(qname)^uint64(q.qtype)
-		}
+		class, key := h.rrlClass(rcode, answered, qname, z.Origin, q.qtype)
 		switch h.rrl.Check(src.Addr(), class, key) {
 		case rrl.Drop:
 			h.Stats.RRLDropped.Add(1)
@@ -225,29 +217,14 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 // readFastQuery reads the question name (into buf, lowercase presentation
 // form) and the OPT; ok is false for anything the fast path leaves alone.
 func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQuery, ok bool) {
-	off := headerLen
-	for {
-		if off >= len(raw) {
-			return nil, q, false
-		}
-		c := int(raw[off])
-		off++
-		if c == 0 {
-			break
-		}
-		if c > 63 || off+c > len(raw) || len(buf)+c+1 > maxSimpleName {
-			return nil, q, false
-		}
-		for _, ch := range raw[off : off+c] {
-			if !lowerSimple[ch] {
-				return nil, q, false
-			}
-		}
-		buf = append(append(buf, raw[off:off+c]...), '.')
-		off += c
-	}
-	if len(buf) == 0 || off+4 > len(raw) {
+	name, off, ok := readSimpleName(raw, headerLen, buf)
+	if !ok || len(name) < 2 || off+4 > len(raw) { // not the root either
 		return nil, q, false
+	}
+	for _, c := range name {
+		if !lowerSimple[c] {
+			return nil, q, false
+		}
 	}
 	q.qtype = binary.BigEndian.Uint16(raw[off:])
 	if (q.qtype != dns.TypeA && q.qtype != dns.TypeAAAA) || binary.BigEndian.Uint16(raw[off+2:]) != dns.ClassINET {
@@ -255,7 +232,7 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 	}
 	q.qend = off + 4
 	if hdr.ar == 0 {
-		return buf, q, true
+		return name, q, true
 	}
 	// The OPT: owned by the root, version 0, no extended rcode bits.
 	o := q.qend
@@ -271,40 +248,19 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 	if n > len(rd) {
 		return nil, q, false
 	}
-	rd = rd[:n]
-	for len(rd) > 0 {
-		if len(rd) < 4 {
-			return nil, q, false
-		}
-		code := binary.BigEndian.Uint16(rd)
-		l := int(binary.BigEndian.Uint16(rd[2:]))
-		if 4+l > len(rd) {
-			return nil, q, false
-		}
-		switch code {
-		case optCookie:
-			if q.cookie != nil {
-				return nil, q, false // two: FORMERR
-			}
-			q.cookie = rd[4 : 4+l : 4+l]
-		case optECS:
-			if q.ecs != nil || !q.readECS(rd[4:4+l]) {
-				return nil, q, false // two, or malformed: FORMERR
-			}
-		}
-		rd = rd[4+l:]
+	var opts ednsOptions
+	if !opts.scan(rd[:n]) || opts.nECS > 1 || opts.nCookie > 1 {
+		return nil, q, false // malformed, or two of one: FORMERR
 	}
-	return buf, q, true
-}
-
-// readECS checks option data (readECSData) and keeps it.
-func (q *fastQuery) readECS(d []byte) bool {
-	e, ok := readECSData(d)
-	if !ok {
-		return false
+	if opts.nECS == 1 {
+		e, ok := readECSData(opts.ecs)
+		if !ok {
+			return nil, q, false // FORMERR
+		}
+		q.ecs, q.ecsSrc, q.ecsIP = opts.ecs, e.source, e.addr
 	}
-	q.ecs, q.ecsSrc, q.ecsIP = d, e.source, e.addr
-	return true
+	q.cookie = opts.cookie
+	return name, q, true
 }
 
 // writeFast writes the reply: the header, the question as asked, the

@@ -287,23 +287,30 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 // NXDOMAIN (random names under one zone are one key, as in BIND), the
 // delegation for referrals, and nothing for errors (one key per prefix).
 func (h *Handler) rrlKey(m *dns.Msg, res *result) (rrl.Class, uint64) {
-	switch m.Rcode {
+	if m.Rcode == dns.RcodeSuccess && len(m.Answer) == 0 && !m.Authoritative && len(m.Ns) > 0 {
+		if ns, isNS := m.Ns[0].(*dns.NS); isNS {
+			return rrl.Referral, h.rrl.HashName(strings.ToLower(ns.Hdr.Name))
+		}
+	}
+	var qt uint16
+	if len(m.Question) == 1 {
+		qt = m.Question[0].Qtype
+	}
+	return h.rrlClass(m.Rcode, len(m.Answer) > 0, res.qname, res.zone, qt)
+}
+
+// rrlClass is rrlKey for a reply that is not a referral, from its parts
+// (the fast path has no dns.Msg): rcode, whether the answer section has
+// records, the lowercase query name and type, and the zone's origin.
+func (h *Handler) rrlClass(rcode int, answered bool, qname, zone string, qtype uint16) (rrl.Class, uint64) {
+	switch rcode {
 	case dns.RcodeSuccess:
-		var qt uint64
-		if len(m.Question) == 1 {
-			qt = uint64(m.Question[0].Qtype)
+		if answered {
+			return rrl.Answer, h.rrl.HashName(qname) ^ uint64(qtype)
 		}
-		if len(m.Answer) > 0 {
-			return rrl.Answer, h.rrl.HashName(res.qname) ^ qt
-		}
-		if !m.Authoritative && len(m.Ns) > 0 {
-			if ns, isNS := m.Ns[0].(*dns.NS); isNS {
-				return rrl.Referral, h.rrl.HashName(strings.ToLower(ns.Hdr.Name))
-			}
-		}
-		return rrl.NoData, h.rrl.HashName(res.qname) ^ qt
+		return rrl.NoData, h.rrl.HashName(qname) ^ uint64(qtype)
 	case dns.RcodeNameError:
-		return rrl.NXDomain, h.rrl.HashName(res.zone)
+		return rrl.NXDomain, h.rrl.HashName(zone)
 	}
 	return rrl.Error, 0
 }

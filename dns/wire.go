@@ -77,9 +77,7 @@ type parsed struct {
 	opt  *dns.OPT  // nil without EDNS or when the OPT was malformed (then bad is set)
 	tsig *dns.TSIG // a TSIG record, always the last one
 
-	// Options found in the OPT: data of the first, and how many.
-	ecs, cookie   []byte
-	nECS, nCookie int
+	ednsOptions
 
 	name [maxSimpleName]byte // scratch for the question name (readSimpleName)
 }
@@ -196,7 +194,19 @@ func (p *parsed) readOPT(b []byte, off, rdStart, rdEnd int) bool {
 		Ttl:      binary.BigEndian.Uint32(hdr[4:]),
 		Rdlength: binary.BigEndian.Uint16(hdr[8:]),
 	}}
-	rd := b[rdStart:rdEnd]
+	return p.ednsOptions.scan(b[rdStart:rdEnd])
+}
+
+// ednsOptions are the OPT options we act on: the data of the first ECS
+// and COOKIE option, and how many of each there were.
+type ednsOptions struct {
+	ecs, cookie   []byte
+	nECS, nCookie int
+}
+
+// scan reads the options in an OPT's RDATA, skipping those we do not use
+// unread; it reports false when an option runs past the RDATA.
+func (o *ednsOptions) scan(rd []byte) bool {
 	for len(rd) > 0 {
 		if len(rd) < 4 {
 			return false
@@ -209,15 +219,15 @@ func (p *parsed) readOPT(b []byte, off, rdStart, rdEnd int) bool {
 		data := rd[4 : 4+n : 4+n]
 		switch code {
 		case optECS:
-			if p.nECS == 0 {
-				p.ecs = data
+			if o.nECS == 0 {
+				o.ecs = data
 			}
-			p.nECS++
+			o.nECS++
 		case optCookie:
-			if p.nCookie == 0 {
-				p.cookie = data
+			if o.nCookie == 0 {
+				o.cookie = data
 			}
-			p.nCookie++
+			o.nCookie++
 		}
 		rd = rd[4+n:]
 	}
