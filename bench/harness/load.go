@@ -137,19 +137,7 @@ func loadMain(args []string) error {
 		}
 		c.servers = append(c.servers, s)
 	}
-	ncpu := runtime.NumCPU()
-	if c.serverCPU == "auto" {
-		c.serverCPU = ""
-		if ncpu >= 2 {
-			c.serverCPU = "1"
-		}
-	}
-	if c.loadCPU == "auto" {
-		c.loadCPU = ""
-		if ncpu >= 2 {
-			c.loadCPU = "0"
-		}
-	}
+	c.serverCPU, c.loadCPU = autoCPU(c.serverCPU, "1"), autoCPU(c.loadCPU, "0")
 	for _, bin := range []string{c.dnsperf, c.gdnsdBin} {
 		if _, err := exec.LookPath(bin); err != nil && !strings.Contains(*srv, "gdnsd") && bin == c.gdnsdBin {
 			continue

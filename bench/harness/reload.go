@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -36,18 +35,7 @@ func reloadMain(args []string) error {
 	out := fs.String("out", "bench/out", "scratch directory (query file, dnsperf output)")
 	_ = fs.Parse(args)
 
-	if *serverCPU == "auto" || *loadCPU == "auto" {
-		s, l := "", ""
-		if runtime.NumCPU() >= 2 {
-			s, l = "1", "0"
-		}
-		if *serverCPU == "auto" {
-			*serverCPU = s
-		}
-		if *loadCPU == "auto" {
-			*loadCPU = l
-		}
-	}
+	*serverCPU, *loadCPU = autoCPU(*serverCPU, "1"), autoCPU(*loadCPU, "0")
 	for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", *port), *httpAddr} {
 		if err := portFree(a); err != nil {
 			return fmt.Errorf("%v: something else listens there; choose others with -port, -http", err)
@@ -74,25 +62,14 @@ func reloadMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.stop()
-	cl := &http.Client{Timeout: 60 * time.Second}
-	t0 := time.Now()
-	for {
-		if !s.alive() {
-			return fmt.Errorf("gslb exited:\n%s", tail(s.log.String()))
-		}
-		if resp, err := cl.Get("http://" + *httpAddr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Since(t0) > 2*time.Minute {
-			return fmt.Errorf("gslb not ready after 2 minutes")
-		}
-		time.Sleep(20 * time.Millisecond)
+	ready, err := s.waitReady(*httpAddr, 2*time.Minute)
+	if err != nil {
+		s.stop()
+		return fmt.Errorf("%v:\n%s", err, tail(s.log.String()))
 	}
-	fmt.Printf("gslb ready after %.2f s\n", time.Since(t0).Seconds())
+	defer s.stop()
+	fmt.Printf("gslb ready after %.2f s\n", ready.Seconds())
+	cl := &http.Client{Timeout: 60 * time.Second}
 
 	o := perfOpts{bin: *dnsperf, loadCPU: *loadCPU, window: 100, timeout: 1, scratch: scratch, quiet: 0.3,
 		progress: func(m string) { fmt.Println(m) }}
@@ -106,8 +83,8 @@ func reloadMain(args []string) error {
 	}
 	report("no reload:", base)
 
-	// The second run: rewrite every file (a new comment line changes its
-	// hash, so all are parsed again) and reload, evenly spread.
+	// The second run: rewrite the files (a new comment line changes their
+	// hash, so they are parsed again) and reload, evenly spread.
 	type took struct {
 		d   time.Duration
 		err error

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,25 +82,47 @@ func startGslb(c *loadConfig) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	url := "http://" + c.gslbHTTP + "/readyz"
+	if _, err := s.waitReady(c.gslbHTTP, 30*time.Second); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("%v:\n%s", err, s.log.String())
+	}
+	return s, waitDNS(s)
+}
+
+// waitReady polls gslb's /readyz on httpAddr every 20 ms until it answers
+// 200 and returns how long that took; it fails when the process exits or
+// limit passes first (the caller stops it and may then read its log).
+func (s *server) waitReady(httpAddr string, limit time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	url := "http://" + httpAddr + "/readyz"
+	cl := &http.Client{Timeout: time.Second}
 	for {
 		if !s.alive() {
-			return nil, fmt.Errorf("gslb exited at start:\n%s", s.log.String())
+			return 0, fmt.Errorf("%s exited before it was ready", s.name)
 		}
-		if resp, err := http.Get(url); err == nil {
+		if resp, err := cl.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return time.Since(t0), nil
 			}
 		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("gslb not ready after 30s:\n%s", s.log.String())
+		if time.Since(t0) > limit {
+			return 0, fmt.Errorf("%s not ready after %v", s.name, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return s, waitDNS(s)
+}
+
+// autoCPU resolves a -server-cpu or -load-cpu value: "auto" becomes cpu
+// on a machine with two or more CPUs and "" (no pinning) on one.
+func autoCPU(v, cpu string) string {
+	if v != "auto" {
+		return v
+	}
+	if runtime.NumCPU() >= 2 {
+		return cpu
+	}
+	return ""
 }
 
 // startGdnsd copies bench/gdnsd to a scratch directory, fills in config.in
