@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,12 +49,15 @@ type Server struct {
 	cfg   ServerConfig
 	h     *Handler
 	log   *slog.Logger
-	udp   [][]*net.UDPConn // per listen address: its sockets
+	udp   [][]*udpSock // per listen address: its sockets
 	tcp   []net.Listener
 	wg    sync.WaitGroup
 	conns []*connSet
 	done  chan struct{}
 	once  sync.Once
+	freed sync.Once // the UDP sockets closed, once their readers returned
+
+	heldProcs int // Ps added for the UDP readers (udp_linux.go)
 	// TCPEvicted counts idle connections closed to make room.
 	TCPEvicted atomic.Uint64
 	// TCPRefused counts connections closed at once: over a cap with no
@@ -69,7 +71,7 @@ func NewServer(cfg ServerConfig, h *Handler) *Server {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.UDPReaders <= 0 {
-		cfg.UDPReaders = runtime.GOMAXPROCS(0)
+		cfg.UDPReaders = defaultUDPReaders()
 	}
 	if cfg.TCPMaxConns <= 0 {
 		cfg.TCPMaxConns = 1000
@@ -114,7 +116,7 @@ func (s *Server) Start() error {
 		s.conns = append(s.conns, cs)
 		s.wg.Add(1)
 		go s.serveTCP(s.tcp[i], cs)
-		s.log.Info("listening", "addr", s.udp[i][0].LocalAddr().String(), "udp_sockets", len(s.udp[i]))
+		s.log.Info("listening", "addr", s.udp[i][0].addr, "udp_sockets", len(s.udp[i]))
 	}
 	return nil
 }
@@ -123,7 +125,7 @@ func (s *Server) Start() error {
 func (s *Server) UDPAddrs() []string {
 	var out []string
 	for _, g := range s.udp {
-		out = append(out, g[0].LocalAddr().String())
+		out = append(out, g[0].addr)
 	}
 	return out
 }
@@ -133,7 +135,7 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		close(s.done)
 		for _, g := range s.udp {
-			closeAll(g)
+			stopUDP(g)
 		}
 		for _, ln := range s.tcp {
 			ln.Close()
@@ -143,6 +145,12 @@ func (s *Server) Close() error {
 		}
 	})
 	s.wg.Wait()
+	s.freed.Do(func() {
+		for _, g := range s.udp {
+			closeUDP(g)
+		}
+		s.releaseUDP()
+	})
 	return nil
 }
 
@@ -163,7 +171,7 @@ type trackedConn struct {
 	net.Conn
 	src        netip.Addr   // srcKey of the remote address
 	lastActive atomic.Int64 // unix nanos of the last query read whole (or of the accept)
-	busy       atomic.Bool  // answering: from a query read whole to its reply written
+	busy       atomic.Bool  // answering: from a query read whole until its reply is computed
 }
 
 // srcKey is what the per-source cap counts: an IPv4 address, or the /64
@@ -354,6 +362,11 @@ func (s *Server) serveConn(c *trackedConn) {
 		c.lastActive.Store(time.Now().UnixNano())
 		c.busy.Store(true)
 		resp := s.h.Respond(msg, src, true, out[2:2])
+		// Idle again before the write: the client may see the reply
+		// before this goroutine runs again, and by then the connection
+		// must be as evictable as it looks; and one whose write blocks (a
+		// client that does not read) should be evictable anyway.
+		c.busy.Store(false)
 		if resp != nil {
 			var frame []byte
 			if len(resp) > 0 && len(resp) <= len(out)-2 && &resp[0] == &out[2] {
@@ -368,7 +381,6 @@ func (s *Server) serveConn(c *trackedConn) {
 				return
 			}
 		}
-		c.busy.Store(false)
 	}
 }
 

@@ -8,7 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,15 +25,36 @@ import (
 // a batch of queries with recvmmsg, answers each into its own buffer and
 // sends the replies with one sendmmsg.
 //
-// Both calls are non-blocking and issued with syscall.RawSyscall6 from
-// inside the socket's RawConn.Read and RawConn.Write callbacks: the runtime
-// still does the waiting (EAGAIN returns false and parks the goroutine on
-// the netpoller), but a call that cannot block skips the runtime's syscall
-// entry and exit, which hands the P to sysmon's care and wakes sysmon after
-// every idle gap. At 10k qps that bookkeeping cost as much CPU as the
-// answering (issue 7). The callbacks also keep the descriptor alive: Close
-// waits for them and then makes Read and Write return an error, which ends
-// the reader.
+// A reader waits for queries the way a C server does: in a blocking
+// recvmmsg on a socket of its own, issued with syscall.RawSyscall6. The
+// alternatives cost more per idle gap (issue 7, docs/perf.md):
+//   - The netpoller (a non-blocking recvmmsg that parks the goroutine on
+//     EAGAIN): an empty recvmmsg, then two epoll_pwait calls in the
+//     scheduler, per gap; about 5 µs a query more than gdnsd at 10k qps.
+//   - syscall.Syscall: the runtime treats a P in a syscall as free to
+//     retake, so sysmon hands it off after every gap longer than its tick
+//     and wakes a thread for it; CPU per query nearly doubles.
+// RawSyscall6 keeps the P: the reader holds it while it waits, as a C
+// thread holds its core. So that the rest of the program still has the
+// Ps it would have had, the server adds one P per reader (holdProcs) and
+// gives them back on Close.
+//
+// The runtime still gets the P back when it needs it: the socket has a
+// receive timeout, so a signal ends the wait with EINTR instead of
+// restarting it (signal(7)), and the runtime's preemption signal (sysmon
+// after 10 ms on one goroutine; every stop-the-world and stack scan, which
+// repeat it until they succeed) brings the reader back into Go code,
+// where it yields at once (runtime.Gosched). The timeout also bounds the
+// wait when no signal comes.
+//
+// A held P keeps the runtime's sysmon thread awake (it sleeps only when
+// every P is idle) and draws its preemption signal every 10 ms: about 250
+// wakeups a second. So when the receive timeout passes with no query, the
+// reader waits the way the netpoller design above does, parked, its P
+// free: on an epoll instance of its own holding the socket, which the
+// runtime polls like any descriptor (the socket itself cannot be in the
+// netpoller: it must stay blocking). The next query wakes it and it takes
+// the blocking recvmmsg again. An idle server costs no CPU.
 //
 // Nothing is allocated per packet: buffers, iovecs and socket addresses
 // are allocated once per reader, and the source address is read from the
@@ -37,6 +63,9 @@ import (
 const (
 	udpBatch   = 32   // datagrams per recvmmsg
 	udpMaxRead = 4096 // bytes read of a query; a longer datagram is dropped
+
+	udpRecvTimeout = 10 * time.Millisecond  // a wait in recvmmsg this long without a query: park
+	udpSendTimeout = 100 * time.Millisecond // longest wait for room to send a batch
 )
 
 // mmsghdr is struct mmsghdr; Go pads it to Msghdr's alignment as C does.
@@ -45,11 +74,24 @@ type mmsghdr struct {
 	n   uint32
 }
 
+// udpSock is one bound UDP socket: a blocking descriptor of our own, not
+// registered with the runtime's netpoller (an edge there would wake the
+// scheduler for every datagram).
+type udpSock struct {
+	fd      int
+	addr    string      // the bound address, host:port
+	closing atomic.Bool // Close ran: the reader returns at its next wake
+
+	epfd  int             // an epoll instance holding fd (for park)...
+	ep    *os.File        // ...in the netpoller (its Fd method would make it blocking)
+	epRC  syscall.RawConn // ep's
+	epOut [1]unix.EpollEvent
+}
+
 // udpReader is one reader goroutine's socket and buffers.
 type udpReader struct {
-	s  *Server
-	c  *net.UDPConn
-	rc syscall.RawConn
+	s    *Server
+	sock *udpSock
 
 	in    []byte // udpBatch slots of udpMaxRead bytes
 	out   [udpBatch][]byte
@@ -58,19 +100,44 @@ type udpReader struct {
 	msgs  [udpBatch]mmsghdr
 
 	// The batch being sent: sendmmsg entries point at names and replies.
-	oiov  [udpBatch]unix.Iovec
-	omsgs [udpBatch]mmsghdr
-	nsend int // entries in omsgs
-	sent  int // how many of them went out (or failed for good)
+	oiov    [udpBatch]unix.Iovec
+	omsgs   [udpBatch]mmsghdr
+	nsend   int // entries in omsgs
+	readyFn func(uintptr) bool
+}
 
-	got     int // datagrams the last recvmmsg returned
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
+// procs counts the Ps the servers of this process added for their
+// readers, so the default reader count stays the program's own GOMAXPROCS
+// however many servers run (tests start many).
+var procs struct {
+	sync.Mutex
+	held int
+}
+
+func holdProcs(n int) {
+	procs.Lock()
+	defer procs.Unlock()
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
+	procs.held += n
+}
+
+func releaseProcs(n int) {
+	procs.Lock()
+	defer procs.Unlock()
+	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)-n))
+	procs.held -= n
+}
+
+// defaultUDPReaders is GOMAXPROCS without the Ps held for readers.
+func defaultUDPReaders() int {
+	procs.Lock()
+	defer procs.Unlock()
+	return max(1, runtime.GOMAXPROCS(0)-procs.held)
 }
 
 // listenUDP binds n UDP sockets to addr (SO_REUSEPORT when n > 1) and a
 // TCP listener on the same port; port 0 picks one free for all.
-func listenUDP(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
+func listenUDP(addr string, n int) ([]*udpSock, net.Listener, error) {
 	_, port, _ := net.SplitHostPort(addr)
 	for try := 0; ; try++ {
 		g, ln, err := bindGroup(addr, n)
@@ -83,7 +150,7 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	}
 }
 
-func bindGroup(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
+func bindGroup(addr string, n int) ([]*udpSock, net.Listener, error) {
 	// The first bind is plain, so it fails as any bind would when the
 	// port is taken, and for port 0 the kernel picks a port nobody holds:
 	// with SO_REUSEPORT set it may pick one that another reuseport group
@@ -94,27 +161,106 @@ func bindGroup(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 		return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
 	}
 	bound := pc.LocalAddr().String()
-	var g []*net.UDPConn
+	var conns []net.PacketConn
 	if n <= 1 {
-		g = append(g, pc.(*net.UDPConn))
+		conns = append(conns, pc)
 	} else {
 		pc.Close()
 		lc := net.ListenConfig{Control: reusePort}
 		for range n {
 			c, err := lc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
-				closeAll(g)
+				closeConns(conns)
 				return nil, nil, fmt.Errorf("listen udp %s: %w", bound, err)
 			}
-			g = append(g, c.(*net.UDPConn))
+			conns = append(conns, c)
 		}
+	}
+	var g []*udpSock
+	for i, c := range conns {
+		fd, err := detach(c.(*net.UDPConn))
+		if err != nil {
+			closeConns(conns[i+1:])
+			closeUDP(g)
+			return nil, nil, fmt.Errorf("listen udp %s: %w", bound, err)
+		}
+		u := &udpSock{fd: fd, addr: bound}
+		if err := u.watch(); err != nil {
+			unix.Close(fd)
+			closeConns(conns[i+1:])
+			closeUDP(g)
+			return nil, nil, fmt.Errorf("listen udp %s: %w", bound, err)
+		}
+		g = append(g, u)
 	}
 	ln, err := net.Listen("tcp", bound)
 	if err != nil {
-		closeAll(g)
+		closeUDP(g)
 		return nil, nil, fmt.Errorf("listen tcp %s: %w", bound, err)
 	}
 	return g, ln, nil
+}
+
+// detach takes c's socket out of the runtime: a duplicate descriptor,
+// blocking, with the receive and send timeouts; c is closed (which removes
+// it from the netpoller), the socket stays bound through the duplicate.
+func detach(c *net.UDPConn) (int, error) {
+	fd, err := dup(c)
+	c.Close() // before the duplicate turns blocking: they share that flag
+	if err != nil {
+		return -1, err
+	}
+	rt := unix.NsecToTimeval(udpRecvTimeout.Nanoseconds())
+	st := unix.NsecToTimeval(udpSendTimeout.Nanoseconds())
+	for _, err := range []error{
+		unix.SetNonblock(fd, false),
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &rt),
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &st),
+	} {
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// watch makes u.ep, the epoll instance an idle reader parks on.
+func (u *udpSock) watch() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	// Disarmed until a reader parks (park arms it for one event): armed
+	// all the time, every datagram would wake the runtime's netpoller.
+	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(u.fd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, u.fd, &ev); err != nil {
+		unix.Close(epfd)
+		return err
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil { // so os.NewFile puts it in the netpoller
+		unix.Close(epfd)
+		return err
+	}
+	u.epfd, u.ep = epfd, os.NewFile(uintptr(epfd), "udp-wait")
+	if u.epRC, err = u.ep.SyscallConn(); err != nil {
+		u.ep.Close()
+		u.ep = nil
+		return err
+	}
+	return nil
+}
+
+func dup(c *net.UDPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, derr
 }
 
 func reusePort(_, _ string, c syscall.RawConn) error {
@@ -128,31 +274,57 @@ func reusePort(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
-func closeAll(g []*net.UDPConn) {
-	for _, c := range g {
+func closeConns(cs []net.PacketConn) {
+	for _, c := range cs {
 		c.Close()
 	}
 }
 
-// startUDP starts one reader per socket of a listen address.
-func (s *Server) startUDP(g []*net.UDPConn) error {
-	for _, c := range g {
-		r, err := s.newUDPReader(c)
-		if err != nil {
-			return err
+// stopUDP wakes the readers of g: shutdown ends a blocked recvmmsg (the
+// receive timeout would, later).
+func stopUDP(g []*udpSock) {
+	for _, u := range g {
+		u.closing.Store(true)
+		_ = unix.Shutdown(u.fd, unix.SHUT_RDWR) // ENOTCONN on UDP, but it wakes the reader
+	}
+}
+
+// closeUDP closes the sockets of g; their readers have returned.
+func closeUDP(g []*udpSock) {
+	for _, u := range g {
+		if u.ep != nil {
+			u.ep.Close()
+			u.ep = nil
 		}
+		if u.fd >= 0 {
+			unix.Close(u.fd)
+			u.fd = -1
+		}
+	}
+}
+
+// startUDP starts one reader per socket of a listen address, each with
+// the P it holds.
+func (s *Server) startUDP(g []*udpSock) error {
+	holdProcs(len(g))
+	s.heldProcs += len(g)
+	for _, u := range g {
 		s.wg.Add(1)
-		go s.serveUDP(r)
+		go s.serveUDP(s.newUDPReader(u))
 	}
 	return nil
 }
 
-func (s *Server) newUDPReader(c *net.UDPConn) (*udpReader, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
+// releaseUDP gives back the Ps startUDP added, after the readers returned.
+func (s *Server) releaseUDP() {
+	if s.heldProcs > 0 {
+		releaseProcs(s.heldProcs)
+		s.heldProcs = 0
 	}
-	r := &udpReader{s: s, c: c, rc: rc, in: make([]byte, udpBatch*udpMaxRead)}
+}
+
+func (s *Server) newUDPReader(u *udpSock) *udpReader {
+	r := &udpReader{s: s, sock: u, in: make([]byte, udpBatch*udpMaxRead)}
 	outCap := max(s.h.maxUDP, 512)
 	outs := make([]byte, udpBatch*outCap)
 	for i := range udpBatch {
@@ -165,9 +337,8 @@ func (s *Server) newUDPReader(c *net.UDPConn) (*udpReader, error) {
 		m.SetIovlen(1)
 	}
 	r.resetNames(udpBatch)
-	r.readFn = r.recv
-	r.writeFn = r.send
-	return r, nil
+	r.readyFn = r.ready
+	return r
 }
 
 func (r *udpReader) resetNames(n int) {
@@ -177,53 +348,57 @@ func (r *udpReader) resetNames(n int) {
 	}
 }
 
-// recv is the RawConn.Read callback: one non-blocking recvmmsg.
-func (r *udpReader) recv(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])),
-			udpBatch, unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			r.got = int(n)
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false // wait on the netpoller
-		}
-		r.got = 0 // e.g. ENOMEM: try again
-		return true
-	}
+// recv waits for at least one datagram and takes up to udpBatch.
+func (r *udpReader) recv() (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(r.sock.fd), uintptr(unsafe.Pointer(&r.msgs[0])),
+		udpBatch, unix.MSG_WAITFORONE, 0, 0)
+	return int(n), e
 }
 
-// send is the RawConn.Write callback: sendmmsg until the batch is out.
-func (r *udpReader) send(fd uintptr) bool {
-	for r.sent < r.nsend {
-		n, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.omsgs[r.sent])),
-			uintptr(r.nsend-r.sent), unix.MSG_DONTWAIT, 0, 0)
+// send sends the batch. A full socket buffer gets one blocking try
+// (bounded by the send timeout) before the rest of the batch is dropped,
+// as a router drops what does not fit its queue.
+func (r *udpReader) send() {
+	fd := uintptr(r.sock.fd)
+	flags := uintptr(unix.MSG_DONTWAIT)
+	for sent := 0; sent < r.nsend; {
+		n, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.omsgs[sent])),
+			uintptr(r.nsend-sent), flags, 0, 0)
 		switch e {
 		case 0:
-			r.sent += int(n)
+			sent += int(n)
 		case syscall.EINTR:
+			runtime.Gosched() // the runtime may want the P (see the top of this file)
 		case syscall.EAGAIN:
-			return false // socket buffer full: wait until writable
+			if flags == 0 {
+				return // waited the send timeout: drop the rest
+			}
+			flags = 0
 		default:
 			// The first message failed (unreachable destination, a
 			// firewall...): it is lost, as a lost datagram would be.
-			r.sent++
+			sent++
 		}
 	}
-	return true
 }
 
-// serveUDP reads, answers and replies until the socket is closed.
+// serveUDP reads, answers and replies until Close.
 func (s *Server) serveUDP(r *udpReader) {
 	defer s.wg.Done()
 	for {
-		if err := r.rc.Read(r.readFn); err != nil {
-			return // closed
+		n, e := r.recv()
+		if r.sock.closing.Load() {
+			return
 		}
-		n := r.got
+		switch e {
+		case 0:
+		case syscall.EAGAIN: // the receive timeout: no query for a while
+			r.park()
+			continue
+		default: // EINTR (a signal, maybe the runtime's preemption), ENOMEM...
+			runtime.Gosched() // a safe point: the runtime may want the P
+			continue
+		}
 		r.nsend = 0
 		for i := range n {
 			m := &r.msgs[i]
@@ -251,15 +426,32 @@ func (s *Server) serveUDP(r *udpReader) {
 		}
 		r.resetNames(n)
 		if r.nsend > 0 {
-			r.sent = 0
-			err := r.rc.Write(r.writeFn)
+			r.send()
 			for j := range r.nsend {
 				r.oiov[j].Base = nil // let replies that did not fit r.out go
 			}
-			if err != nil {
-				return // closed
-			}
 		}
+	}
+}
+
+// park waits, without the P, until the socket has a datagram (or Close
+// shut it down).
+func (r *udpReader) park() {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(r.sock.fd)}
+	if err := unix.EpollCtl(r.sock.epfd, unix.EPOLL_CTL_MOD, r.sock.fd, &ev); err != nil {
+		return // the next recvmmsg waits instead
+	}
+	_ = r.sock.epRC.Read(r.readyFn) // an error: Close ran, the caller sees closing
+}
+
+// ready is park's RawConn.Read callback: whether the socket is readable.
+func (r *udpReader) ready(epfd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, epfd, uintptr(unsafe.Pointer(&r.sock.epOut[0])), 1, 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		return e != 0 || n > 0 // on an error, let the reader try the socket
 	}
 }
 

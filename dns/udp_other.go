@@ -6,15 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 )
 
 // The portable UDP path: one socket per listen address, read by
 // UDPReaders goroutines that answer inline (udp_linux.go has the batched
 // one).
 
+// udpSock is a listen address's socket.
+type udpSock struct {
+	c    *net.UDPConn
+	addr string
+}
+
+func defaultUDPReaders() int { return runtime.GOMAXPROCS(0) }
+
 // listenUDP binds a UDP socket to addr and a TCP listener on the same
 // port, retrying when port 0 gave a UDP port whose TCP twin is taken.
-func listenUDP(addr string, _ int) ([]*net.UDPConn, net.Listener, error) {
+func listenUDP(addr string, _ int) ([]*udpSock, net.Listener, error) {
 	for try := 0; ; try++ {
 		pc, err := net.ListenPacket("udp", addr)
 		if err != nil {
@@ -22,7 +31,7 @@ func listenUDP(addr string, _ int) ([]*net.UDPConn, net.Listener, error) {
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
-			return []*net.UDPConn{pc.(*net.UDPConn)}, ln, nil
+			return []*udpSock{{c: pc.(*net.UDPConn), addr: pc.LocalAddr().String()}}, ln, nil
 		}
 		pc.Close()
 		_, port, _ := net.SplitHostPort(addr)
@@ -33,11 +42,11 @@ func listenUDP(addr string, _ int) ([]*net.UDPConn, net.Listener, error) {
 }
 
 // startUDP starts UDPReaders readers on the address's socket.
-func (s *Server) startUDP(g []*net.UDPConn) error {
-	for _, c := range g {
+func (s *Server) startUDP(g []*udpSock) error {
+	for _, u := range g {
 		for range s.cfg.UDPReaders {
 			s.wg.Add(1)
-			go s.serveUDP(c)
+			go s.serveUDP(u.c)
 		}
 	}
 	return nil
@@ -62,8 +71,13 @@ func (s *Server) serveUDP(uc *net.UDPConn) {
 	}
 }
 
-func closeAll(g []*net.UDPConn) {
-	for _, c := range g {
-		c.Close()
+// stopUDP closes g's sockets, which ends their readers.
+func stopUDP(g []*udpSock) {
+	for _, u := range g {
+		u.c.Close()
 	}
 }
+
+func closeUDP([]*udpSock) {}
+
+func (s *Server) releaseUDP() {}

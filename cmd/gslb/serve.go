@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -293,15 +292,11 @@ func (a *app) closeQueryLog() {
 func (a *app) reload(reason string) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	// Parsing a large zone set takes seconds of CPU. With one P (a server
-	// pinned to one core) the UDP readers would wait for the parser's
-	// time slices: tens of milliseconds per query. A second P, and the
-	// parser on a niced thread, let a reader's thread run as soon as the
-	// kernel wakes it for a query (make bench-reload measures this).
-	if prev := runtime.GOMAXPROCS(0); prev < 2 {
-		runtime.GOMAXPROCS(2)
-		defer runtime.GOMAXPROCS(prev)
-	}
+	// Parsing a large zone set takes seconds of CPU. The UDP readers
+	// hold Ps of their own (dns/udp_linux.go), so the parser does not
+	// take theirs; on its niced thread it also yields the core to a
+	// reader's thread as soon as the kernel wakes it for a query (make
+	// bench-reload measures this).
 	var err error
 	atLowPriority(func() { err = a.load(reason) })
 	return err
