@@ -154,7 +154,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	}
 
 	answered := len(eps)+len(ans) > 0
-	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, z, qname, eps, ans, scope)
+	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, eps, ans, scope)
 	if b == nil || len(b) > size {
 		clear(fs.eps[:])
 		return nil, false
@@ -176,7 +176,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 				}
 			}
 		}
-		o.Answer = ans
+		o.Answer, o.Picked = ans, eps
 		if q.ecs != nil {
 			o.HasECS = true
 			if q.ecsIP.IsValid() {
@@ -197,7 +197,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	default:
 		h.Stats.CookieFresh.Add(1)
 	}
-	if h.rrl != nil && q.ckSt != cookie.Valid { // a valid cookie proves the address
+	if h.rrl != nil && q.ckSt != cookie.Valid && !h.rrl.Exempt(src.Addr()) { // a valid cookie proves the address
 		class, key := h.rrlClass(rcode, answered, qname, z.Origin, q.qtype)
 		switch h.rrl.Check(src.Addr(), class, key) {
 		case rrl.Drop:
@@ -267,8 +267,8 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 // answer (eps or the static records ans) or, when it is empty, the zone's
 // SOA in the authority section, and our OPT. nil means it cannot be
 // written here (a name the writer does not handle).
-func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode int, z *zones.Zone,
-	qname string, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
+func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode int, snap *zones.Snapshot,
+	z *zones.Zone, qname string, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
 	nAns := len(eps) + len(ans)
 	nNS := 0
 	if nAns == 0 {
@@ -293,7 +293,7 @@ func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode in
 		b = appendAddr(b, q.qtype, rr.Header().Ttl, a)
 	}
 	if nNS == 1 {
-		b = appendSOA(b, z, qname)
+		b = h.appendNegSOA(b, snap, z, qname)
 		if b == nil {
 			return nil
 		}

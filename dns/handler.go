@@ -87,6 +87,7 @@ type Handler struct {
 	noFast  bool // tests: every query takes the general path
 	scratch sync.Pool
 	queries sync.Pool // *qstate
+	negSOAs atomic.Pointer[negSOAs]
 	Stats   Stats
 }
 
@@ -245,7 +246,7 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 			size = max(512, min(int(p.opt.UDPSize()), h.maxUDP))
 		}
 		if res.cookie != cookie.Valid {
-			if h.rrl != nil {
+			if h.rrl != nil && !h.rrl.Exempt(src.Addr()) {
 				class, name := h.rrlKey(resp, res)
 				switch h.rrl.Check(src.Addr(), class, name) {
 				case rrl.Drop:

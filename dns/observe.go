@@ -41,15 +41,29 @@ type Observation struct {
 	Zone   *zones.Zone // the zone that answered; nil for none (REFUSED outside our zones, CHAOS, FORMERR...)
 	Pool   *zones.Pool // the pool that answered an A/AAAA query (also with no address); nil for other answers
 	Answer []dns.RR    // the reply's answer section
+
+	// Picked is the pool endpoints in Answer, in answer order, when the
+	// handler has them at hand (the fast path); nil otherwise. Like
+	// Answer, valid only during Observe. Use Endpoints to read them.
+	Picked []*zones.Endpoint
 }
 
-// Endpoints yields the pool endpoints in the answer, in answer order.
-// Pool records are the endpoints' own prebuilt RRs, so they are matched by
-// identity; the scan resumes after the last match, which makes a rotated
-// answer (roundrobin, failover) linear in the pool size.
+// Endpoints yields the pool endpoints in the answer, in answer order:
+// Picked when it is set; else they are found in Answer. Pool records are
+// the endpoints' own prebuilt RRs, so they are matched by identity; the
+// scan resumes after the last match, which makes a rotated answer
+// (roundrobin, failover) linear in the pool size.
 func (o *Observation) Endpoints() iter.Seq[*zones.Endpoint] {
 	return func(yield func(*zones.Endpoint) bool) {
 		if o.Pool == nil {
+			return
+		}
+		if o.Picked != nil {
+			for _, e := range o.Picked {
+				if !yield(e) {
+					return
+				}
+			}
 			return
 		}
 		next := 0

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"cmp"
-	"hash/maphash"
 	"math"
 	"net/netip"
 	"slices"
@@ -60,9 +59,8 @@ type Selection struct {
 // random source and rotation counters. Its zero value is not usable; use
 // NewSelector.
 type Selector struct {
-	rnd  func(n int) int
-	rot  []rotor
-	seed maphash.Seed
+	rnd func(n int) int
+	rot []rotor
 }
 
 type rotor struct {
@@ -73,14 +71,14 @@ const rotors = 1024
 
 // NewSelector returns a selector; rnd(n) returns a number in [0, n).
 func NewSelector(rnd func(n int) int) *Selector {
-	return &Selector{rnd: rnd, rot: make([]rotor, rotors), seed: maphash.MakeSeed()}
+	return &Selector{rnd: rnd, rot: make([]rotor, rotors)}
 }
 
 // next returns a rotation step for pool p. Pools hash onto a fixed set of
 // counters so that rotation needs no state in the immutable snapshot;
 // two pools that share a counter still rotate.
 func (s *Selector) next(p *zones.Pool) uint64 {
-	r := &s.rot[maphash.String(s.seed, p.Name)%rotors]
+	r := &s.rot[p.Hash%rotors]
 	return atomicAdd(&r.n[0])
 }
 

@@ -295,18 +295,30 @@ func New(c Config, now func() time.Time) *Limiter {
 // lowercases the qname once per query); it does not allocate.
 func (l *Limiter) HashName(name string) uint64 { return maphash.String(l.seed, name) }
 
+// Exempt accounts one UDP response to src and reports true, as Check
+// would with Send, when src is exempt (or limiting is off); false, having
+// counted nothing, when Check must decide. It lets the caller skip
+// classifying and hashing the reply of a source that is never limited.
+func (l *Limiter) Exempt(src netip.Addr) bool {
+	src = src.Unmap().WithZone("")
+	if l.rate != 0 && !l.isExempt(src) {
+		return false
+	}
+	st := &l.stats[addrShard(src)]
+	st.checked.Add(1)
+	if l.rate != 0 {
+		st.exempt.Add(1)
+	}
+	return true
+}
+
 // Check accounts one UDP response of class c, keyed by name (see HashName),
 // to src, and returns what to do with it. Never call it for TCP.
 func (l *Limiter) Check(src netip.Addr, c Class, nameHash uint64) Action {
-	src = src.Unmap().WithZone("")
-	if l.rate == 0 || l.isExempt(src) {
-		st := &l.stats[addrShard(src)]
-		st.checked.Add(1)
-		if l.rate != 0 {
-			st.exempt.Add(1)
-		}
+	if l.Exempt(src) {
 		return Send
 	}
+	src = src.Unmap().WithZone("")
 
 	h := l.keyHash(src, c, nameHash)
 	st := &l.stats[h>>60&(numShards-1)]

@@ -125,6 +125,9 @@ type Pool struct {
 	Endpoints   []*Endpoint
 	V4, V6      []*Endpoint // per family, in file order
 	TotalWeight [2]uint64   // per family (0: v4, 1: v6)
+	// Hash is a hash of Name (FNV-1a), fixed at load, for tables the
+	// query path keys by pool without hashing the name per query.
+	Hash uint64
 }
 
 // Family returns the endpoints that answer qtype (A or AAAA).

@@ -283,7 +283,7 @@ func (p *parser) pool(path, key string, v any) {
 		p.errKey(path, "a pool name cannot be a wildcard")
 		return
 	}
-	pl := &Pool{Name: name, Key: key, Zone: p.z.Origin, TTL: DefaultPoolTTL, Answers: -1}
+	pl := &Pool{Name: name, Key: key, Zone: p.z.Origin, TTL: DefaultPoolTTL, Answers: -1, Hash: nameHash(name)}
 	var checkName, checkPath string
 	var eps []map[string]any
 	var epsPath string
@@ -861,3 +861,13 @@ func (p *parser) nodeKey(n *Node) string {
 }
 
 func validCountry(cc string) bool { return iso3166.ValidCountry(cc) }
+
+// nameHash is FNV-1a over name (see Pool.Hash).
+func nameHash(name string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	return h
+}
