@@ -140,7 +140,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	case node.Pool != nil:
 		pool = node.Pool
 		var hv HealthView
-		if h.cfg.Health != nil {
+		if h.cfg.Health != nil && pool.Check != nil { // without a check no endpoint asks hv
 			hv = h.cfg.Health()
 		}
 		c := h.clientFor(&fs.c, src, q.ecs != nil, q.ecsSrc, q.ecsIP)
@@ -154,7 +154,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	}
 
 	answered := len(eps)+len(ans) > 0
-	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, eps, ans, scope)
+	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, pool, eps, ans, scope)
 	if b == nil || len(b) > size {
 		clear(fs.eps[:])
 		return nil, false
@@ -268,7 +268,7 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 // SOA in the authority section, and our OPT. nil means it cannot be
 // written here (a name the writer does not handle).
 func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode int, snap *zones.Snapshot,
-	z *zones.Zone, qname string, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
+	z *zones.Zone, qname string, pool *zones.Pool, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
 	nAns := len(eps) + len(ans)
 	nNS := 0
 	if nAns == 0 {
@@ -277,7 +277,7 @@ func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode in
 	b = appendHeader(b, hdr, rcode, false, nAns, nNS, q.edns)
 	b = append(b, raw[headerLen:q.qend]...)
 	for _, e := range eps {
-		b = appendAddr(b, q.qtype, e.RR.Header().Ttl, e.Addr)
+		b = appendAddr(b, q.qtype, pool.TTL, e.Addr) // e.RR's TTL, without reading e.RR
 	}
 	for _, rr := range ans {
 		var a netip.Addr

@@ -216,6 +216,7 @@ func detach(c *net.UDPConn) (int, error) {
 		unix.SetNonblock(fd, false),
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &rt),
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &st),
+		omitPMTU(fd),
 	} {
 		if err != nil {
 			unix.Close(fd)
@@ -249,6 +250,23 @@ func (u *udpSock) watch() error {
 		return err
 	}
 	return nil
+}
+
+// omitPMTU sends replies without DF and ignores path MTU information for
+// them (IP_PMTUDISC_OMIT, as BIND, Knot and gdnsd do): a forged ICMP
+// "fragmentation needed" cannot shrink what we send to a resolver, and
+// the kernel skips the path MTU lookups on every send. Replies over 1232
+// bytes are rare (the EDNS size we advertise); the network fragments
+// those, as it would have without DF.
+func omitPMTU(fd int) error {
+	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return err
+	}
+	if domain == unix.AF_INET6 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
 }
 
 func dup(c *net.UDPConn) (int, error) {

@@ -139,19 +139,22 @@ func (p *Pool) Family(qtype uint16) []*Endpoint {
 }
 
 // Endpoint is one address of a pool.
+//
+// The fields every answer reads come first, so that they share a cache
+// line: a query touches each endpoint of its pool.
 type Endpoint struct {
 	Addr       netip.Addr
+	State      State
 	Weight     uint32
+	Index      int    // position in Pool.Endpoints
+	CheckKey   string // identity of its health target; "" without a check
 	Priority   int
+	RR         dns.RR   // the prebuilt A/AAAA answer record (owner = pool name, TTL = pool TTL)
 	Countries  []string // upper case: "GB" or "US-CA"
 	Continents []string
 	Networks   []netip.Prefix
 	Lat, Lon   float64
 	HasLoc     bool
-	State      State
-	CheckKey   string // identity of its health target; "" without a check
-	RR         dns.RR // the prebuilt A/AAAA answer record (owner = pool name)
-	Index      int    // position in Pool.Endpoints
 }
 
 // Check is a [checks.NAME] table, defaults applied.

@@ -185,11 +185,13 @@ func (m *metrics) update(snap *zones.Snapshot) {
 			}
 			pe := &poolEntry{c: pc, eps: make([]*endpointCounter, len(p.Endpoints))}
 			byAddr := map[string]*endpointCounter{}
-			for _, e := range p.Endpoints {
+			fresh := make([]endpointCounter, len(p.Endpoints)) // side by side: a query counts several
+			for i, e := range p.Endpoints {
 				addr := e.Addr.String()
 				ec := old.eps[k][addr]
 				if ec == nil {
-					ec = &endpointCounter{addr: addr}
+					ec = &fresh[i]
+					ec.addr = addr
 				}
 				pe.eps[e.Index] = ec
 				byAddr[addr] = ec
