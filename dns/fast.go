@@ -38,17 +38,15 @@ const fastFlags = 0x0100 | 0x0020 | 0x0010
 // lowerSimple marks the bytes of the names the fast path answers (as read
 // by readSimpleName, with its dots): lowercase letters, digits, '-' and
 // '_'. Mixed case (echoed as asked) and '*' take the general path.
-var lowerSimple = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
-	}
-	return t
-}()
+var lowerSimple = newByteSet(func(c int) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+})
 
 // fastState is the fast path's per-query scratch (from fastPool).
 type fastState struct {
 	name [maxSimpleName]byte
-	ck   [cookie.ReplyLen]byte // our COOKIE option
+	wild [maxSimpleName + 2]byte // "*." and the closest encloser
+	ck   [cookie.ReplyLen]byte   // our COOKIE option
 	eps  [16]*zones.Endpoint
 	ans  [16]dns.RR // the answer, for the Observer
 	c    Client
@@ -129,15 +127,12 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	)
 	switch {
 	case node == nil:
-		var wb [maxSimpleName + 2]byte
-		w := append(append(wb[:0], "*."...), encloser...)
+		w := append(append(fs.wild[:0], "*."...), encloser...)
 		if z.Nodes[string(w)] != nil {
 			return nil, false // a wildcard answers it
 		}
 		rcode = dns.RcodeNameError
-	case len(node.Sets[dns.TypeCNAME]) > 0:
-		return nil, false
-	case node.Pool != nil:
+	case node.Pool != nil: // never beside a CNAME (zones rejects that)
 		pool = node.Pool
 		var hv HealthView
 		if h.cfg.Health != nil && pool.Check != nil { // without a check no endpoint asks hv
@@ -147,7 +142,10 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		sel := h.sel.Select(pool, q.qtype, hv, c, fs.eps[:0], nil)
 		eps, scope = sel.Endpoints, sel.Scope
 	default:
-		ans = node.Sets[q.qtype]
+		// A CNAME is alone at its name: with an address set there is none.
+		if ans = node.Sets[q.qtype]; len(ans) == 0 && len(node.Sets[dns.TypeCNAME]) > 0 {
+			return nil, false
+		}
 	}
 	if !h.cfg.UseECS {
 		scope = 0 // see answer
@@ -222,7 +220,7 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 		return nil, q, false
 	}
 	for _, c := range name {
-		if !lowerSimple[c] {
+		if !lowerSimple.has(c) {
 			return nil, q, false
 		}
 	}

@@ -322,12 +322,24 @@ const maxSimpleName = 254
 // simpleByte marks the bytes of simple names: letters, digits, '-', '_'
 // and '*', which dns.UnpackDomainName copies as they are (it escapes
 // other specials), so that a name made of them reads the same without it.
-var simpleByte = func() (t [256]bool) {
+var simpleByte = newByteSet(func(c int) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '*'
+})
+
+// byteSet is a set of bytes as a bitmap: 32 bytes, so the query path's
+// character checks touch one cache line instead of a 256-byte table's four.
+type byteSet [4]uint64
+
+func newByteSet(in func(c int) bool) (s byteSet) {
 	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '*'
+		if in(c) {
+			s[c>>6] |= 1 << (c & 63)
+		}
 	}
-	return t
-}()
+	return s
+}
+
+func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
 
 // readSimpleName reads the name at off into buf (in presentation form,
 // with its final dot) when it has no compression pointer and only simple
@@ -348,7 +360,7 @@ func readSimpleName(b []byte, off int, buf []byte) (name []byte, end int, ok boo
 			return nil, 0, false
 		}
 		for _, ch := range b[off : off+c] {
-			if !simpleByte[ch] {
+			if !simpleByte.has(ch) {
 				return nil, 0, false
 			}
 		}
