@@ -26,10 +26,14 @@ type perfRun struct {
 	QPS       float64 `json:"qps"` // completed per second of dnsperf's run time
 	Codes     string  `json:"codes"`
 	ServerCPU float64 `json:"server_cpu_s"` // utime+stime of the server during the run
-	LoadCPU   float64 `json:"loadgen_cpu_s"`
-	OtherCPU  float64 `json:"other_cpu_s"` // everything else on the machine
-	Steal     float64 `json:"steal_s"`     // taken by the hypervisor (both cores)
-	Wall      float64 `json:"wall_s"`
+	// ServerUser is the utime part; ServerSleeps the times the server's
+	// threads blocked (voluntary context switches) during the run.
+	ServerUser   float64 `json:"server_user_s"`
+	ServerSleeps int64   `json:"server_sleeps"`
+	LoadCPU      float64 `json:"loadgen_cpu_s"`
+	OtherCPU     float64 `json:"other_cpu_s"` // everything else on the machine
+	Steal        float64 `json:"steal_s"`     // taken by the hypervisor (both cores)
+	Wall         float64 `json:"wall_s"`
 	// From -v output, when asked for: per-query latency of the answered
 	// queries, in seconds.
 	P50  float64 `json:"p50_s,omitempty"`
@@ -53,6 +57,14 @@ func (r perfRun) CPUPerQuery() float64 {
 		return 0
 	}
 	return r.ServerCPU / float64(r.Completed)
+}
+
+// perQuery divides v by the answered queries (0 without any).
+func (r perfRun) perQuery(v float64) float64 {
+	if r.Completed == 0 {
+		return 0
+	}
+	return v / float64(r.Completed)
 }
 
 // Sustained says whether the run held its rate: loss under 0.1% and at
@@ -138,19 +150,21 @@ func runPerfOnce(o perfOpts, port, pid int, file string, rate int, secs float64,
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 
-	cpu0, err := procCPU(pid)
+	cpu0, user0, err := procCPU(pid)
 	if err != nil {
 		return r, fmt.Errorf("server gone: %w", err)
 	}
+	sleeps0 := procSleeps(pid)
 	busy0, steal0 := machineBusy()
 	t0 := time.Now()
 	runErr := cmd.Run()
 	r.Wall = time.Since(t0).Seconds()
 	busy1, steal1 := machineBusy()
-	cpu1, err := procCPU(pid)
+	cpu1, user1, err := procCPU(pid)
 	if err != nil {
 		return r, fmt.Errorf("server gone during the run: %w", err)
 	}
+	r.ServerUser, r.ServerSleeps = user1-user0, procSleeps(pid)-sleeps0
 	if ctx.Err() != nil {
 		return r, errHung
 	}

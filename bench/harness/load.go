@@ -395,8 +395,9 @@ func measure(c *loadConfig, o perfOpts, s *server, wk workload, round int, prev 
 		}
 		rr := r
 		res.Fixed[rate] = &rr
-		logf("  %-6s %-8s %5dk   %7.0f qps  loss %.3f%%  cpu/q %5.1f µs  p50 %4.0f µs  p99 %5.0f µs  dnsperf %3.0f%%  others %3.0f%%  steal %3.0f%%",
-			s.name, wk.name, rate/1000, r.QPS, 100*r.LossFrac(), 1e6*r.CPUPerQuery(), 1e6*r.P50, 1e6*r.P99, 100*r.loadBusy(), 100*r.otherBusy(), 100*r.stealBusy())
+		logf("  %-6s %-8s %5dk   %7.0f qps  loss %.3f%%  cpu/q %5.1f µs (user %4.2f, sleeps/q %.2f)  p50 %4.0f µs  p99 %5.0f µs  dnsperf %3.0f%%  others %3.0f%%  steal %3.0f%%",
+			s.name, wk.name, rate/1000, r.QPS, 100*r.LossFrac(), 1e6*r.CPUPerQuery(), 1e6*r.perQuery(r.ServerUser), r.perQuery(float64(r.ServerSleeps)),
+			1e6*r.P50, 1e6*r.P99, 100*r.loadBusy(), 100*r.otherBusy(), 100*r.stealBusy())
 	}
 	return res, nil
 }
@@ -526,16 +527,17 @@ func printTables(w io.Writer, c *loadConfig, results []*result) {
 
 	// Means over rounds, and ratios.
 	type agg struct {
-		maxQPS, rss   []float64
-		cpu, p50, p99 map[int][]float64
-		bounds        []string
+		maxQPS, rss               []float64
+		cpu, p50, p99, usr, sleep map[int][]float64
+		bounds                    []string
 	}
 	aggs := map[string]*agg{}
 	key := func(wk, s string) string { return wk + "/" + s }
 	for _, r := range results {
 		a := aggs[key(r.Workload, r.Server)]
 		if a == nil {
-			a = &agg{cpu: map[int][]float64{}, p50: map[int][]float64{}, p99: map[int][]float64{}}
+			a = &agg{cpu: map[int][]float64{}, p50: map[int][]float64{}, p99: map[int][]float64{},
+				usr: map[int][]float64{}, sleep: map[int][]float64{}}
 			aggs[key(r.Workload, r.Server)] = a
 		}
 		a.maxQPS = append(a.maxQPS, r.MaxQPS)
@@ -545,6 +547,8 @@ func printTables(w io.Writer, c *loadConfig, results []*result) {
 			a.cpu[rate] = append(a.cpu[rate], f.CPUPerQuery())
 			a.p50[rate] = append(a.p50[rate], f.P50)
 			a.p99[rate] = append(a.p99[rate], f.P99)
+			a.usr[rate] = append(a.usr[rate], f.perQuery(f.ServerUser))
+			a.sleep[rate] = append(a.sleep[rate], f.perQuery(float64(f.ServerSleeps)))
 		}
 	}
 	mean := func(v []float64) float64 {
@@ -591,12 +595,40 @@ func printTables(w io.Writer, c *loadConfig, results []*result) {
 		}
 	}
 	tw.Flush()
+
+	// The split that explains the CPU figures: kernel time is mostly the
+	// UDP send and the wake-ups (one per sleep), user time the server's
+	// own work per query.
+	fmt.Fprintf(w, "\n== server CPU per query split, mean over %d rounds: user / system µs, sleeps per query ==\n", c.rounds)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	h = []string{"workload", "server"}
+	for _, rate := range c.rates {
+		h = append(h, fmt.Sprintf("user/sys µs @%dk", rate/1000), fmt.Sprintf("sleeps/q @%dk", rate/1000))
+	}
+	fmt.Fprintln(tw, strings.Join(h, "\t"))
+	for _, wk := range c.workloads {
+		for _, s := range c.servers {
+			a := aggs[key(wk.name, s)]
+			if a == nil {
+				continue
+			}
+			row := []string{wk.name, s}
+			for _, rate := range c.rates {
+				u := mean(a.usr[rate])
+				row = append(row, us(u)+"/"+us(mean(a.cpu[rate])-u), fmt.Sprintf("%.2f", mean(a.sleep[rate])))
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+	}
+	tw.Flush()
 	fmt.Fprintln(w, `
 max QPS: the highest dnsperf -Q rate answered in full (loss < 0.1%, >= 98% of the rate).
 bound: what kept the next step up from holding: "server" (its core full), "dnsperf"
   (the load generator's core full: the server may do more), "latency" (neither core
   full: the window of queries in flight ran out), "others" (other processes on the machine).
-CPU/q: the server's utime+stime (/proc/PID/stat) over the run / answered queries.
+CPU/q: the server's utime+stime (/proc/PID/stat) over the run / answered queries;
+  user/sys: the two apart; sleeps/q: voluntary context switches of all the server's
+  threads (/proc/PID/task/*/status) / answered queries, about one per wait for a query.
 p50/p99/max: dnsperf -v per-query latency of answered queries (lost ones excluded);
   @80% max: at 80% of that run's own max QPS (main workload only).
 RSS: VmRSS after the server's block of runs. others: the most CPU, in cores, that

@@ -22,11 +22,12 @@ var clkTck = func() float64 {
 }()
 
 // procCPU is the user plus system CPU time of a process and all its
-// threads so far (utime + stime of /proc/PID/stat), in seconds.
-func procCPU(pid int) (float64, error) {
+// threads so far (utime + stime of /proc/PID/stat), and the user part
+// alone, in seconds.
+func procCPU(pid int) (total, user float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s := string(b)
 	// The command name is in parentheses and may hold spaces: fields
@@ -34,18 +35,40 @@ func procCPU(pid int) (float64, error) {
 	// 13th (fields 14 and 15 of the whole line).
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	ut, err1 := strconv.ParseFloat(f[11], 64)
 	st, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
-	return (ut + st) / clkTck, nil
+	return (ut + st) / clkTck, ut / clkTck, nil
+}
+
+// procSleeps is how many times the threads of a process have blocked so
+// far: voluntary_ctxt_switches of /proc/PID/task/*/status, summed. For a
+// DNS server under a paced load, nearly each is a wait for the next
+// query, and each wait costs a wake-up.
+func procSleeps(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				k, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += k
+			}
+		}
+	}
+	return n
 }
 
 // procStatus returns VmRSS and VmHWM (peak RSS) of a process in bytes.
