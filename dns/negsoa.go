@@ -2,6 +2,7 @@ package dns
 
 import (
 	"strings"
+	"weak"
 
 	"github.com/gslb/gslb/zones"
 )
@@ -28,10 +29,11 @@ type negSOA struct {
 	deep []string // the lowercase label above the origin of MNAME and RNAME, when below it
 }
 
-// negSOAs holds the templates of one snapshot's zones.
+// negSOAs holds the templates of one snapshot's zones. It holds neither
+// the snapshot nor its zones, so that it keeps no replaced set alive.
 type negSOAs struct {
-	snap   *zones.Snapshot
-	byZone map[*zones.Zone]*negSOA
+	snap     weak.Pointer[zones.Snapshot]
+	byOrigin map[string]*negSOA
 }
 
 // appendNegSOA writes z's negative SOA after the question qname, as
@@ -70,18 +72,18 @@ func (h *Handler) appendNegSOA(b []byte, snap *zones.Snapshot, z *zones.Zone, qn
 // the general path).
 func (h *Handler) negSOA(snap *zones.Snapshot, z *zones.Zone) *negSOA {
 	c := h.negSOAs.Load()
-	if c == nil || c.snap != snap {
+	if c == nil || c.snap.Value() != snap {
 		c = buildNegSOAs(snap)
 		h.negSOAs.Store(c)
 	}
-	return c.byZone[z]
+	return c.byOrigin[z.Origin]
 }
 
 func buildNegSOAs(snap *zones.Snapshot) *negSOAs {
-	c := &negSOAs{snap: snap, byZone: map[*zones.Zone]*negSOA{}}
+	c := &negSOAs{snap: weak.Make(snap), byOrigin: map[string]*negSOA{}}
 	for _, z := range snap.Zones() {
 		if t := newNegSOA(z); t != nil {
-			c.byZone[z] = t
+			c.byOrigin[z.Origin] = t
 		}
 	}
 	return c

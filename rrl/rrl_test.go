@@ -211,6 +211,39 @@ func TestExempt(t *testing.T) {
 	}
 }
 
+// Exempt says yes for exempt sources and with limiting off, counting the
+// response as Check would; for any other source it says no and counts
+// nothing (Check then counts it).
+func TestExemptShortcut(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		rate         int
+		src          string
+		want         bool
+		checked, exm uint64
+	}{
+		{"loopback", 200, "127.0.0.1", true, 1, 1},
+		{"other", 200, "192.0.2.1", false, 0, 0},
+		{"limiting off", 0, "192.0.2.1", true, 1, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newLimiter(t, func(c *Config) { c.ResponsesPerSecond = tt.rate })
+			if got := l.Exempt(ip(tt.src)); got != tt.want {
+				t.Fatalf("Exempt(%s) = %v, want %v", tt.src, got, tt.want)
+			}
+			if s := l.Stats(); s.Checked != tt.checked || s.Exempt != tt.exm {
+				t.Fatalf("stats after Exempt: %+v, want %d checked, %d exempt", s, tt.checked, tt.exm)
+			}
+			if !tt.want {
+				l.Check(ip(tt.src), Answer, 1)
+				if s := l.Stats(); s.Checked != 1 || s.Exempt != 0 {
+					t.Fatalf("stats after Check: %+v, want 1 checked, 0 exempt", s)
+				}
+			}
+		})
+	}
+}
+
 func TestLogOnly(t *testing.T) {
 	l, _ := newLimiter(t, func(c *Config) { c.LogOnly = true })
 	if got := pattern(l, ip("192.0.2.1"), Answer, 1, 500); got != repeat("S", 500) {
