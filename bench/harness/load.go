@@ -36,6 +36,7 @@ type loadConfig struct {
 	servers                   []string
 	out, scratch              string
 	quiet                     float64
+	maxSteal                  float64
 }
 
 // workload is one query mix: a query file, optionally ECS, and which
@@ -105,6 +106,7 @@ func loadMain(args []string) error {
 	srv := fs.String("servers", "gslb,gdnsd", "servers to run")
 	fs.StringVar(&c.out, "out", "bench/out", "directory for the report and raw JSON")
 	fs.Float64Var(&c.quiet, "quiet", 0.3, "before each block wait (up to 30s) until other processes use less than this many cores")
+	fs.Float64Var(&c.maxSteal, "max-steal", 0.1, "repeat a fixed-rate run (up to twice) when the hypervisor took at least this many cores during it")
 	_ = fs.Parse(args)
 
 	for _, s := range strings.Split(*rates, ",") {
@@ -374,11 +376,32 @@ func measure(c *loadConfig, o perfOpts, s *server, wk workload, round int, prev 
 	}
 	res.Bound = boundBy(hiRun, hi == 0)
 
+	// The measuring runs below (latency, CPU per query): CPU the
+	// hypervisor takes (steal) inflates both and swings from one run to
+	// the next on a shared VM, so such a run is repeated, up to twice,
+	// and the least disturbed one kept.
+	measure := func(rate int) (perfRun, error) {
+		ecs := nextECS() // a repeat asks with the same subnet: the order stays the same for both servers
+		r, err := runPerf(o, s.port, s.pid(), file, rate, wk.fixed.Seconds(), ecs, true)
+		for try := 0; err == nil && try < 2 && r.stealBusy() >= c.maxSteal; try++ {
+			logf("  %-6s %-8s -Q %6d: the hypervisor took %.0f%% of a core: again", s.name, wk.name, rate, 100*r.stealBusy())
+			var again perfRun
+			if again, err = runPerf(o, s.port, s.pid(), file, rate, wk.fixed.Seconds(), ecs, true); err == nil && again.stealBusy() < r.stealBusy() {
+				r = again
+			}
+		}
+		if err == nil {
+			res.Noise = math.Max(res.Noise, r.otherBusy())
+			res.Steal = math.Max(res.Steal, r.stealBusy())
+		}
+		return r, err
+	}
+
 	// 3. The main workload's latency at 80% of its own max (the issue's
 	// target: p99 under 1 ms there).
 	if wk.mainResult && res.MaxQPS > 0 {
 		rate := roundTo(0.8 * res.MaxQPS)
-		r, err := run(rate, wk.fixed.Seconds(), true)
+		r, err := measure(rate)
 		if err != nil {
 			return nil, err
 		}
@@ -389,7 +412,7 @@ func measure(c *loadConfig, o perfOpts, s *server, wk workload, round int, prev 
 
 	// 4. Fixed rates: server CPU per answered query, and latency (-v).
 	for _, rate := range c.rates {
-		r, err := run(rate, wk.fixed.Seconds(), true)
+		r, err := measure(rate)
 		if err != nil {
 			return nil, err
 		}
