@@ -1,0 +1,43 @@
+package dns_test
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+	"weak"
+
+	dnssrv "github.com/gslb/gslb/dns"
+	"github.com/gslb/gslb/dns/dnstest"
+	"github.com/gslb/gslb/zones"
+)
+
+// The fast path's negative-SOA templates do not keep a replaced zone set
+// alive: after a reload the old snapshot is collected even before the
+// next NXDOMAIN (which would rebuild them).
+func TestNegSOAKeepsNoSnapshot(t *testing.T) {
+	var store zones.Store
+	old := loadSnapshot(t)
+	store.Replace(old)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
+	raw, err := query{q: "nope.example.test. A"}.msg().Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("192.0.2.7:5353")
+	if r := dnstest.Render(dnstest.Unpack(t, h.Respond(raw, src, false, make([]byte, 0, 512)))); r.Rcode != "NXDOMAIN" {
+		t.Fatalf("want NXDOMAIN, got %s", r)
+	}
+	if h.Stats.Fast.Load() != 1 {
+		t.Fatal("the NXDOMAIN did not take the fast path: the test proves nothing")
+	}
+	gone := weak.Make(old)
+	old = nil
+	store.Replace(loadSnapshot(t))
+	for range 3 { // sync.Pool scratch may hold the last answer's zone until its second GC
+		runtime.GC()
+	}
+	if gone.Value() != nil {
+		t.Fatal("the replaced snapshot is still reachable")
+	}
+	runtime.KeepAlive(h) // the handler (and its templates) live on
+}
