@@ -61,7 +61,7 @@ clean:
 BENCH_OUT ?= bench/out
 BENCH_FLAGS ?=
 
-.PHONY: bench-load gen-scale bench-reload
+.PHONY: bench-load bench-pairs gen-scale bench-reload
 
 bench-load: $(DEMO_DB)
 	bench/install-deps.sh
@@ -69,6 +69,17 @@ bench-load: $(DEMO_DB)
 	bench/genqueries.sh $(BENCH_OUT)/queries
 	$(GO) build -o $(BENCH_OUT)/harness ./bench/harness
 	$(BENCH_OUT)/harness load -gslb bin/gslb -queries $(BENCH_OUT)/queries -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+# bench-pairs: both servers up at once, their fixed-rate runs alternated
+# (PAIRS per workload and rate, default 6): CPU per query compared run
+# against run seconds apart, steadier than rounds on a shared VM. ~8 min.
+PAIRS ?= 6
+bench-pairs: $(DEMO_DB)
+	bench/install-deps.sh
+	$(MAKE) build
+	bench/genqueries.sh $(BENCH_OUT)/queries
+	$(GO) build -o $(BENCH_OUT)/harness ./bench/harness
+	$(BENCH_OUT)/harness load -gslb bin/gslb -queries $(BENCH_OUT)/queries -out $(BENCH_OUT) -rounds 0 -pairs $(PAIRS) -workloads rr,weighted,geo $(BENCH_FLAGS)
 
 # gen-scale: 100,000 names with 10,000 pools; times `gslb check` and
 # `gslb serve` start-up on them and reports their memory.

@@ -37,6 +37,7 @@ type loadConfig struct {
 	out, scratch              string
 	quiet                     float64
 	maxSteal                  float64
+	pairs                     int
 }
 
 // workload is one query mix: a query file, optionally ECS, and which
@@ -93,6 +94,7 @@ func loadMain(args []string) error {
 	fs.StringVar(&c.serverCPU, "server-cpu", "auto", `taskset CPU list for the servers; "auto": 1 when there are 2+ CPUs; "": no pinning`)
 	fs.StringVar(&c.loadCPU, "load-cpu", "auto", `taskset CPU list for dnsperf; "auto": 0 when there are 2+ CPUs`)
 	fs.IntVar(&c.rounds, "rounds", 2, "rounds of gslb then gdnsd (A B A B ...)")
+	fs.IntVar(&c.pairs, "pairs", 0, "then, with both servers up, alternate N fixed-rate runs of each per workload and rate (pairs.go)")
 	fs.DurationVar(&c.mainStep, "step", 5*time.Second, "length of each search step, main workload")
 	fs.DurationVar(&c.varStep, "variant-step", 4*time.Second, "length of each search step, variants")
 	fs.DurationVar(&c.mainFixed, "fixed", 8*time.Second, "length of each fixed-rate run, main workload")
@@ -264,8 +266,19 @@ func loadMain(args []string) error {
 			results = append(results, block...)
 		}
 	}
+	var pairs []*pairResult
+	if c.pairs > 0 {
+		if pairs, err = runPairs(c, opts, logf); err != nil {
+			return err
+		}
+	}
 	logf("all runs done in %s", time.Since(start).Round(time.Second))
-	printTables(w, c, results)
+	if c.rounds > 0 {
+		printTables(w, c, results)
+	}
+	if len(pairs) > 0 {
+		printPairs(w, pairs)
+	}
 	worst, steal := 0.0, 0.0
 	for _, r := range results {
 		worst, steal = math.Max(worst, r.Noise), math.Max(steal, r.Steal)
@@ -282,6 +295,12 @@ func loadMain(args []string) error {
 	rawPath := filepath.Join(c.out, "bench-load-"+stamp+".json")
 	if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
 		return err
+	}
+	if len(pairs) > 0 {
+		raw, _ = json.MarshalIndent(pairs, "", "  ")
+		if err := os.WriteFile(filepath.Join(c.out, "bench-pairs-"+stamp+".json"), raw, 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(w, "\nreport: %s\nraw results: %s\n", reportPath, rawPath)
 	return nil
@@ -381,15 +400,8 @@ func measure(c *loadConfig, o perfOpts, s *server, wk workload, round int, prev 
 	// the next on a shared VM, so such a run is repeated, up to twice,
 	// and the least disturbed one kept.
 	measure := func(rate int) (perfRun, error) {
-		ecs := nextECS() // a repeat asks with the same subnet: the order stays the same for both servers
-		r, err := runPerf(o, s.port, s.pid(), file, rate, wk.fixed.Seconds(), ecs, true)
-		for try := 0; err == nil && try < 2 && r.stealBusy() >= c.maxSteal; try++ {
-			logf("  %-6s %-8s -Q %6d: the hypervisor took %.0f%% of a core: again", s.name, wk.name, rate, 100*r.stealBusy())
-			var again perfRun
-			if again, err = runPerf(o, s.port, s.pid(), file, rate, wk.fixed.Seconds(), ecs, true); err == nil && again.stealBusy() < r.stealBusy() {
-				r = again
-			}
-		}
+		// A repeat asks with the same subnet: the order stays the same for both servers.
+		r, err := leastStolen(c, o, s, file, rate, wk.fixed.Seconds(), nextECS(), wk.name, logf)
 		if err == nil {
 			res.Noise = math.Max(res.Noise, r.otherBusy())
 			res.Steal = math.Max(res.Steal, r.stealBusy())
