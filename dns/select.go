@@ -373,7 +373,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 		if tr != nil {
 			tr.Step("no tier matched a healthy endpoint: nearest by distance")
 		}
-		return sortByDistance(up, loc.Lat, loc.Lon, tr), scope
+		return s.sortByDistance(p, up, loc.Lat, loc.Lon, tr), scope
 	}
 	if tr != nil {
 		tr.Step("no tier matched and no distance known: all healthy endpoints, rotated")
@@ -467,8 +467,11 @@ func anyLoc(es []*zones.Endpoint) bool {
 }
 
 // sortByDistance orders es by distance from (lat, lon); endpoints without
-// coordinates go last. Equal distances keep file order.
-func sortByDistance(es []*zones.Endpoint, lat, lon float64, tr Tracer) []*zones.Endpoint {
+// coordinates go last, in file order. Endpoints equally far (two in one
+// datacenter) rotate among themselves from one query to the next, as a
+// roundrobin pool does: in file order, the first of them would take all
+// the traffic of `answers = 1`.
+func (s *Selector) sortByDistance(p *zones.Pool, es []*zones.Endpoint, lat, lon float64, tr Tracer) []*zones.Endpoint {
 	slices.SortStableFunc(es, func(a, b *zones.Endpoint) int {
 		if a.HasLoc != b.HasLoc {
 			if a.HasLoc {
@@ -478,6 +481,27 @@ func sortByDistance(es []*zones.Endpoint, lat, lon float64, tr Tracer) []*zones.
 		}
 		return cmp.Compare(geo.Distance(lat, lon, a.Lat, a.Lon), geo.Distance(lat, lon, b.Lat, b.Lon))
 	})
+	tied := func(a, b *zones.Endpoint) bool {
+		return a.HasLoc && b.HasLoc && geo.Distance(lat, lon, a.Lat, a.Lon) == geo.Distance(lat, lon, b.Lat, b.Lon)
+	}
+	var step uint64
+	stepped := false
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && tied(es[i], es[j]) {
+			j++
+		}
+		if j-i > 1 {
+			if !stepped { // one step per query, taken only when there is a tie
+				step, stepped = s.next(p), true
+			}
+			rotate(es[i:j], step)
+			if tr != nil {
+				tr.Step("  %d endpoints equally far: rotated", j-i)
+			}
+		}
+		i = j
+	}
 	if tr != nil {
 		for _, e := range es {
 			if e.HasLoc {
@@ -507,5 +531,5 @@ func (s *Selector) nearest(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tr
 	if tr != nil {
 		tr.Step("client %s at %.2f,%.2f (database network %s): nearest first", c.Addr, loc.Lat, loc.Lon, loc.Prefix)
 	}
-	return sortByDistance(up, loc.Lat, loc.Lon, tr), scope
+	return s.sortByDistance(p, up, loc.Lat, loc.Lon, tr), scope
 }

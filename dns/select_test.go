@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -327,5 +328,44 @@ func BenchmarkSelectGeo(b *testing.B) {
 		if len(sel.Endpoints) != 6 {
 			b.Fatal(addrs(sel))
 		}
+	}
+}
+
+// TestNearestTiesRotate: endpoints equally far from the client (two in
+// one datacenter) take turns first, so `answers = 1` does not send every
+// such client to the first one in the file; farther ones stay behind.
+func TestNearestTiesRotate(t *testing.T) {
+	z, err := zones.Parse("ties.test.toml", []byte(`ns = ["ns1.example.test."]
+[pools.near]
+policy = "nearest"
+answers = 1
+[[pools.near.endpoints]]
+address = "192.0.2.131"
+lat = 51.51
+lon = -0.13
+[[pools.near.endpoints]]
+address = "192.0.2.132"
+lat = 51.51
+lon = -0.13
+[[pools.near.endpoints]]
+address = "192.0.2.133"
+lat = 35.68
+lon = 139.69
+`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pool(t, z, "near")
+	s := NewSelector(func(int) int { panic("nearest must not draw") })
+	first := map[string]int{}
+	for range 10 {
+		got := addrs(s.Select(p, dns.TypeA, nil, client("81.2.69.1/32", TestLocator), nil, nil))
+		if len(got) != 1 {
+			t.Fatalf("answers = 1: got %v", got)
+		}
+		first[got[0]]++
+	}
+	if first["192.0.2.131"] != 5 || first["192.0.2.132"] != 5 {
+		t.Fatalf("London client, two London endpoints: first picks %v, want 5 each and never Tokyo", first)
 	}
 }
