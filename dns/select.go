@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -76,9 +77,14 @@ func NewSelector(rnd func(n int) int) *Selector {
 
 // next returns a rotation step for pool p. Pools hash onto a fixed set of
 // counters so that rotation needs no state in the immutable snapshot;
-// two pools that share a counter still rotate.
-func (s *Selector) next(p *zones.Pool) uint64 {
+// two pools that share a counter still rotate. With a tracer (explain) it
+// only reads the counter: explaining an answer must not move the
+// rotation that queries see.
+func (s *Selector) next(p *zones.Pool, tr Tracer) uint64 {
 	r := &s.rot[p.Hash%rotors]
+	if tr != nil {
+		return atomic.LoadUint64(&r.n[0])
+	}
 	return atomicAdd(&r.n[0])
 }
 
@@ -138,7 +144,7 @@ func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client,
 	}
 	switch p.Policy {
 	case zones.RoundRobin:
-		rotate(up, s.next(p))
+		rotate(up, s.next(p, tr))
 		if tr != nil {
 			tr.Step("roundrobin: rotated")
 		}
@@ -163,7 +169,7 @@ func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client,
 		}
 		up = up[:k]
 		n = min(n, k)
-		rotate(up, s.next(p))
+		rotate(up, s.next(p, tr))
 		if tr != nil {
 			tr.Step("failover: priority %d has %d healthy endpoint(s)", best, k)
 		}
@@ -305,7 +311,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 		if tr != nil {
 			tr.Step("no client address: all healthy endpoints")
 		}
-		rotate(up, s.next(p))
+		rotate(up, s.next(p, tr))
 		return up, 0
 	}
 	// Tier 1: networks, longest prefix wins.
@@ -330,7 +336,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 			tr.Step("tier networks: %s is in a /%d of %d endpoint(s)", c.Addr, bestBits, k)
 		}
 		out := up[:k]
-		rotate(out, s.next(p))
+		rotate(out, s.next(p, tr))
 		return out, max(bestBits, scopeFloor)
 	}
 	loc := c.Location()
@@ -348,7 +354,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 				if tr != nil {
 					tr.Step("tier country: %s-%s matches %d endpoint(s)", loc.Country, loc.Subdivision, len(out))
 				}
-				rotate(out, s.next(p))
+				rotate(out, s.next(p, tr))
 				return out, scope
 			}
 		}
@@ -356,7 +362,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 			if tr != nil {
 				tr.Step("tier country: %s matches %d endpoint(s)", loc.Country, len(out))
 			}
-			rotate(out, s.next(p))
+			rotate(out, s.next(p, tr))
 			return out, scope
 		}
 	}
@@ -365,7 +371,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 			if tr != nil {
 				tr.Step("tier continent: %s matches %d endpoint(s)", loc.Continent, len(out))
 			}
-			rotate(out, s.next(p))
+			rotate(out, s.next(p, tr))
 			return out, scope
 		}
 	}
@@ -378,7 +384,7 @@ func (s *Selector) geo(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tracer
 	if tr != nil {
 		tr.Step("no tier matched and no distance known: all healthy endpoints, rotated")
 	}
-	rotate(up, s.next(p))
+	rotate(up, s.next(p, tr))
 	return up, scope
 }
 
@@ -493,7 +499,7 @@ func (s *Selector) sortByDistance(p *zones.Pool, es []*zones.Endpoint, lat, lon 
 		}
 		if j-i > 1 {
 			if !stepped { // one step per query, taken only when there is a tie
-				step, stepped = s.next(p), true
+				step, stepped = s.next(p, tr), true
 			}
 			rotate(es[i:j], step)
 			if tr != nil {
@@ -525,7 +531,7 @@ func (s *Selector) nearest(p *zones.Pool, up []*zones.Endpoint, c *Client, tr Tr
 		if tr != nil {
 			tr.Step("client %s: location unknown: all healthy endpoints, rotated", c.Addr)
 		}
-		rotate(up, s.next(p))
+		rotate(up, s.next(p, tr))
 		return up, scope
 	}
 	if tr != nil {

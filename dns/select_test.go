@@ -86,6 +86,17 @@ func TestSelectRoundRobin(t *testing.T) {
 	if got := p.V4[0].Addr.String(); got != "192.0.2.1" {
 		t.Errorf("pool order changed: V4[0] = %s", got)
 	}
+	// Explaining (a tracer) shows the answer the next query gets, and
+	// does not move the rotation.
+	var tr tracer
+	for range 3 {
+		if got := addrs(s.Select(p, dns.TypeA, nil, client("", nil), nil, &tr)); !slices.Equal(got, want[1]) {
+			t.Errorf("explained: got %v, want the next answer %v", got, want[1])
+		}
+	}
+	if got := addrs(s.Select(p, dns.TypeA, nil, client("", nil), nil, nil)); !slices.Equal(got, want[1]) {
+		t.Errorf("the query after three explains: got %v, want %v", got, want[1])
+	}
 }
 
 // TestSelectWeighted: 10,000 seeded draws land about 3:1.
