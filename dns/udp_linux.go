@@ -81,6 +81,12 @@ type udpSock struct {
 	fd      int
 	addr    string      // the bound address, host:port
 	closing atomic.Bool // Close ran: the reader returns at its next wake
+	// pktinfo: bound to a wildcard address, the socket reports each
+	// query's destination address (IP_PKTINFO, IPV6_PKTINFO) and the
+	// reply is sent from it. Without, the kernel picks the source by
+	// route, and on a host with several addresses a resolver that asked
+	// one gets the reply from another and drops it.
+	pktinfo bool
 
 	epfd  int             // an epoll instance holding fd (for park)...
 	ep    *os.File        // ...in the netpoller (its Fd method would make it blocking)
@@ -98,6 +104,7 @@ type udpReader struct {
 	names [udpBatch]unix.RawSockaddrInet6
 	iov   [udpBatch]unix.Iovec
 	msgs  [udpBatch]mmsghdr
+	cmsg  []byte // with sock.pktinfo: udpBatch slots of udpCmsgLen bytes of control data
 
 	// The batch being sent: sendmmsg entries point at names and replies.
 	oiov    [udpBatch]unix.Iovec
@@ -185,6 +192,15 @@ func bindGroup(addr string, n int) ([]*udpSock, net.Listener, error) {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", bound, err)
 		}
 		u := &udpSock{fd: fd, addr: bound}
+		if ap, err := netip.ParseAddrPort(bound); err == nil && ap.Addr().IsUnspecified() {
+			if err := askPktinfo(fd, ap.Addr().Is6()); err != nil {
+				unix.Close(fd)
+				closeConns(conns[i+1:])
+				closeUDP(g)
+				return nil, nil, fmt.Errorf("listen udp %s: %w", bound, err)
+			}
+			u.pktinfo = true
+		}
 		if err := u.watch(); err != nil {
 			unix.Close(fd)
 			closeConns(conns[i+1:])
@@ -267,6 +283,51 @@ func omitPMTU(fd int) error {
 		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
 	}
 	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
+}
+
+// askPktinfo asks the kernel for each datagram's destination address.
+// An IPv6 wildcard socket also receives IPv4 (dual stack): the kernel
+// then reports the IPv4 destination as a v4-mapped IPV6_PKTINFO, and
+// takes one back on send.
+func askPktinfo(fd int, v6 bool) error {
+	if v6 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+}
+
+// udpCmsgLen is room for one IPV6_PKTINFO control message (the larger
+// of the two).
+var udpCmsgLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+
+// replyFrom turns the control data received with a query (c) into what
+// its reply is sent with: the PKTINFO message, its source address the
+// query's destination and no interface, except for IPv6 link-local
+// addresses, which need theirs. It returns the length to send, 0 when c
+// holds no PKTINFO (the kernel picks the source then).
+func replyFrom(c []byte) int {
+	if len(c) < unix.SizeofCmsghdr {
+		return 0
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	if int(h.Len) < unix.CmsgLen(0) || int(h.Len) > len(c) {
+		return 0
+	}
+	data := c[unix.CmsgLen(0):h.Len]
+	switch {
+	case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+		pi.Spec_dst = pi.Addr
+		pi.Ifindex = 0
+	case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+		if !netip.AddrFrom16(pi.Addr).IsLinkLocalUnicast() {
+			pi.Ifindex = 0
+		}
+	default:
+		return 0
+	}
+	return unix.CmsgSpace(len(data))
 }
 
 func dup(c *net.UDPConn) (int, error) {
@@ -354,6 +415,12 @@ func (s *Server) newUDPReader(u *udpSock) *udpReader {
 		m.Iov = &r.iov[i]
 		m.SetIovlen(1)
 	}
+	if u.pktinfo {
+		r.cmsg = make([]byte, udpBatch*udpCmsgLen)
+		for i := range udpBatch {
+			r.msgs[i].hdr.Control = &r.cmsg[i*udpCmsgLen]
+		}
+	}
 	r.resetNames(udpBatch)
 	r.readyFn = r.ready
 	return r
@@ -363,6 +430,9 @@ func (r *udpReader) resetNames(n int) {
 	for i := range n {
 		r.msgs[i].hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
 		r.msgs[i].hdr.Flags = 0
+		if r.cmsg != nil {
+			r.msgs[i].hdr.SetControllen(udpCmsgLen)
+		}
 	}
 }
 
@@ -440,6 +510,15 @@ func (s *Server) serveUDP(r *udpReader) {
 			o.Namelen = m.hdr.Namelen
 			o.Iov = &r.oiov[j]
 			o.SetIovlen(1)
+			o.Control, o.Controllen = nil, 0
+			if r.cmsg != nil && m.hdr.Flags&unix.MSG_CTRUNC == 0 {
+				// The reply leaves from the address the query came to.
+				c := r.cmsg[i*udpCmsgLen : i*udpCmsgLen+min(int(m.hdr.Controllen), udpCmsgLen)]
+				if n := replyFrom(c); n > 0 {
+					o.Control = &c[0]
+					o.SetControllen(n)
+				}
+			}
 			r.nsend++
 		}
 		r.resetNames(n)

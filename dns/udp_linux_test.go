@@ -1,6 +1,8 @@
 package dns_test
 
 import (
+	"fmt"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -55,5 +57,53 @@ func TestUDPReadersHoldProcs(t *testing.T) {
 	s.Close() // a second Close gives nothing back twice
 	if got := runtime.GOMAXPROCS(0); got != before {
 		t.Errorf("GOMAXPROCS %d after a second Close, want %d", got, before)
+	}
+}
+
+// TestUDPReplyFromQueriedAddress: a server bound to a wildcard address
+// answers over UDP from the address the query was sent to (IP_PKTINFO),
+// so a resolver that asked one address of a host with several gets its
+// reply; a connected client socket, as here, drops a reply from any other
+// address. 127.0.0.2 is a second loopback address (all of 127/8 is on lo);
+// the reply must equal the one over TCP, which needs no help.
+func TestUDPReplyFromQueriedAddress(t *testing.T) {
+	v6 := true
+	if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		v6 = false
+		t.Logf("no IPv6 loopback (%v): IPv6 cases not run", err)
+	} else {
+		c.Close()
+	}
+	for _, c := range []struct {
+		listen, ask string
+		readers     int
+		v6          bool
+	}{
+		{"0.0.0.0:0", "127.0.0.2", 1, false},
+		{"0.0.0.0:0", "127.0.0.2", 2, false},
+		{"0.0.0.0:0", "127.0.0.1", 1, false},
+		{"127.0.0.1:0", "127.0.0.1", 1, false}, // a specific address: no control data
+		{"[::]:0", "127.0.0.2", 1, true},       // dual stack: the IPv4 destination arrives v4-mapped
+		{"[::]:0", "::1", 2, true},
+	} {
+		t.Run(fmt.Sprintf("%s readers=%d ask %s", c.listen, c.readers, c.ask), func(t *testing.T) {
+			if c.v6 && !v6 {
+				t.Skip("no IPv6 loopback")
+			}
+			s := dnssrv.NewServer(dnssrv.ServerConfig{Listen: []string{c.listen}, UDPReaders: c.readers}, testHandler(t))
+			if err := s.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			_, port, _ := net.SplitHostPort(s.UDPAddrs()[0])
+			addr := net.JoinHostPort(c.ask, port)
+			m := new(dns.Msg)
+			m.SetQuestion("static.example.test.", dns.TypeA)
+			want, _ := dnstest.Exchange(t, "tcp", addr, m)
+			got, _ := dnstest.Exchange(t, "udp", addr, m) // fails on timeout: the reply went astray
+			if g, w := dnstest.Render(got), dnstest.Render(want); !g.Equal(w) || got.Id != m.Id {
+				t.Errorf("over UDP:\n%s\nover TCP:\n%s", g, w)
+			}
+		})
 	}
 }
