@@ -197,7 +197,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	}
 	if h.rrl != nil && q.ckSt != cookie.Valid && !h.rrl.Exempt(src.Addr()) { // a valid cookie proves the address
 		class, key := h.rrlClass(rcode, answered, qname, z.Origin, q.qtype)
-		switch h.rrl.Check(src.Addr(), class, key) {
+		switch h.rrl.Limit(src.Addr(), class, key) {
 		case rrl.Drop:
 			h.Stats.RRLDropped.Add(1)
 			h.Stats.Fast.Add(1)

@@ -248,7 +248,7 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 		if res.cookie != cookie.Valid {
 			if h.rrl != nil && !h.rrl.Exempt(src.Addr()) {
 				class, name := h.rrlKey(resp, res)
-				switch h.rrl.Check(src.Addr(), class, name) {
+				switch h.rrl.Limit(src.Addr(), class, name) {
 				case rrl.Drop:
 					h.Stats.RRLDropped.Add(1)
 					return nil

@@ -297,7 +297,7 @@ func (l *Limiter) HashName(name string) uint64 { return maphash.String(l.seed, n
 
 // Exempt accounts one UDP response to src and reports true, as Check
 // would with Send, when src is exempt (or limiting is off); false, having
-// counted nothing, when Check must decide. It lets the caller skip
+// counted nothing, when Limit must decide. It lets the caller skip
 // classifying and hashing the reply of a source that is never limited.
 func (l *Limiter) Exempt(src netip.Addr) bool {
 	src = src.Unmap().WithZone("")
@@ -318,6 +318,12 @@ func (l *Limiter) Check(src netip.Addr, c Class, nameHash uint64) Action {
 	if l.Exempt(src) {
 		return Send
 	}
+	return l.Limit(src, c, nameHash)
+}
+
+// Limit is Check for a source Exempt has just said false for: it does not
+// test the exemption again.
+func (l *Limiter) Limit(src netip.Addr, c Class, nameHash uint64) Action {
 	src = src.Unmap().WithZone("")
 
 	h := l.keyHash(src, c, nameHash)
