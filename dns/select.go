@@ -487,14 +487,12 @@ func (s *Selector) sortByDistance(p *zones.Pool, es []*zones.Endpoint, lat, lon 
 		}
 		return cmp.Compare(geo.Distance(lat, lon, a.Lat, a.Lon), geo.Distance(lat, lon, b.Lat, b.Lon))
 	})
-	tied := func(a, b *zones.Endpoint) bool {
-		return a.HasLoc && b.HasLoc && geo.Distance(lat, lon, a.Lat, a.Lon) == geo.Distance(lat, lon, b.Lat, b.Lon)
-	}
 	var step uint64
 	stepped := false
-	for i := 0; i < len(es); {
+	for i := 0; i < len(es) && es[i].HasLoc; { // the located ones come first
+		d := geo.Distance(lat, lon, es[i].Lat, es[i].Lon)
 		j := i + 1
-		for j < len(es) && tied(es[i], es[j]) {
+		for j < len(es) && es[j].HasLoc && geo.Distance(lat, lon, es[j].Lat, es[j].Lon) == d {
 			j++
 		}
 		if j-i > 1 {
