@@ -604,19 +604,22 @@ func printTables(w io.Writer, c *loadConfig, results []*result) {
 	}
 	h = append(h, "RSS MiB")
 	fmt.Fprintln(tw, strings.Join(h, "\t"))
-	for _, wk := range c.workloads {
+	// serverRows writes one row per server that ran wk.
+	serverRows := func(wk workload, row func(a *agg) []string) {
 		for _, s := range c.servers {
-			a := aggs[key(wk.name, s)]
-			if a == nil {
-				continue
+			if a := aggs[key(wk.name, s)]; a != nil {
+				fmt.Fprintln(tw, strings.Join(append([]string{wk.name, s}, row(a)...), "\t"))
 			}
-			row := []string{wk.name, s, fmt.Sprintf("%.0f", mean(a.maxQPS)), strings.Join(uniq(a.bounds), ",")}
+		}
+	}
+	for _, wk := range c.workloads {
+		serverRows(wk, func(a *agg) []string {
+			row := []string{fmt.Sprintf("%.0f", mean(a.maxQPS)), strings.Join(uniq(a.bounds), ",")}
 			for _, rate := range c.rates {
 				row = append(row, us(mean(a.cpu[rate])), us(mean(a.p50[rate]))+"/"+us(mean(a.p99[rate])))
 			}
-			row = append(row, fmt.Sprintf("%.1f", mean(a.rss)/(1<<20)))
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
-		}
+			return append(row, fmt.Sprintf("%.1f", mean(a.rss)/(1<<20)))
+		})
 		g, d := aggs[key(wk.name, "gslb")], aggs[key(wk.name, "gdnsd")]
 		if g != nil && d != nil {
 			row := []string{wk.name, "gslb/gdnsd", fmt.Sprintf("%.2f", mean(g.maxQPS)/mean(d.maxQPS)), ""}
@@ -642,18 +645,14 @@ func printTables(w io.Writer, c *loadConfig, results []*result) {
 	}
 	fmt.Fprintln(tw, strings.Join(h, "\t"))
 	for _, wk := range c.workloads {
-		for _, s := range c.servers {
-			a := aggs[key(wk.name, s)]
-			if a == nil {
-				continue
-			}
-			row := []string{wk.name, s}
+		serverRows(wk, func(a *agg) []string {
+			var row []string
 			for _, rate := range c.rates {
 				u := mean(a.usr[rate])
 				row = append(row, us(u)+"/"+us(mean(a.cpu[rate])-u), fmt.Sprintf("%.2f", mean(a.sleep[rate])))
 			}
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
-		}
+			return row
+		})
 	}
 	tw.Flush()
 	fmt.Fprintln(w, `
