@@ -42,7 +42,9 @@ var lowerSimple = newByteSet(func(c int) bool {
 	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 })
 
-// fastState is the fast path's per-query scratch (from fastPool).
+// fastState is the fast path's per-query scratch: a UDP reader's own (its
+// cache lines stay warm between queries, and no sync.Pool is touched), or
+// one from fastPool for other callers of Respond.
 type fastState struct {
 	name [maxSimpleName]byte
 	wild [maxSimpleName + 2]byte // "*." and the closest encloser
@@ -71,20 +73,26 @@ type fastQuery struct {
 
 // fast answers the query in raw over UDP when it is a common one; ok is
 // false when the general path must answer it (nothing was counted then).
-func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte) (out []byte, ok bool) {
+// fs is the caller's scratch, or nil for one from fastPool.
+func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte, fs *fastState) (out []byte, ok bool) {
 	if hdr.flags&^fastFlags != 0 || hdr.qd != 1 || hdr.an != 0 || hdr.ns != 0 || hdr.ar > 1 {
 		return nil, false
 	}
-	fs := fastPool.Get().(*fastState)
+	pooled := fs == nil
+	if pooled {
+		fs = fastPool.Get().(*fastState)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			// fs is not reused: the panic may have left it half-written.
+			// The panic may have left fs half-written: start it afresh.
+			*fs = fastState{}
 			h.Stats.Panics.Add(1)
 			h.cfg.Log.Error("handler panic", "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 			out, ok = errorReply(hdr, dns.RcodeServerFailure, buf), true
-			return
 		}
-		fastPool.Put(fs)
+		if pooled {
+			fastPool.Put(fs)
+		}
 	}()
 	name, q, ok := readFastQuery(raw, hdr, fs.name[:0])
 	if !ok {
@@ -159,10 +167,8 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	}
 	if h.cfg.Observer != nil {
 		o := Observation{Qtype: q.qtype, Rcode: rcode, Src: src, Zone: z, Pool: pool}
-		if node != nil {
-			o.Name = node.Name
-		} else {
-			o.Name = string(name)
+		if o.Name = qname; node != nil {
+			o.Name = node.Name // a string that outlives fs
 		}
 		if eps != nil {
 			for i, e := range eps {

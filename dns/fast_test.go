@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ type recorder struct {
 
 func (r *recorder) Observe(o dnssrv.Observation) {
 	o.Answer = slices.Clone(o.Answer)
+	o.Name = strings.Clone(o.Name) // may alias the handler's scratch
 	r.eps = slices.Collect(o.Endpoints())
 	o.Picked = nil
 	r.last = o
@@ -318,4 +320,31 @@ func FuzzFastPath(f *testing.F) {
 			t.Fatalf("%d panics", n)
 		}
 	})
+}
+
+// panicOnce is an Observer that panics the first time it is called.
+type panicOnce struct{ done atomic.Bool }
+
+func (p *panicOnce) Observe(dnssrv.Observation) {
+	if !p.done.Swap(true) {
+		panic("test observer panic")
+	}
+}
+
+// A panic on the fast path (here in the Observer) gets SERVFAIL, and the
+// UDP reader's scratch it left half-written is reset: the same reader goes
+// on answering in full.
+func TestFastPathPanicRecovers(t *testing.T) {
+	f := newFixture(t, func(c *dnssrv.Config) { c.Observer = &panicOnce{} })
+	static := query{q: "static.example.test. A"}
+	f.run(t, static, dnstest.Msg{Rcode: "SERVFAIL", Flags: "qr", Question: []string{}}, true)
+	if n := f.h.Stats.Panics.Load(); n != 1 {
+		t.Fatalf("Stats.Panics = %d, want 1", n)
+	}
+	fast := f.h.Stats.Fast.Load()
+	f.run(t, static, dnstest.Msg{Rcode: "NOERROR", Flags: "qr aa", Answer: staticA}, false)
+	f.run(t, query{q: "nope.example.test. A"}, dnstest.Msg{Rcode: "NXDOMAIN", Flags: "qr aa", Ns: []string{soaNeg}}, true)
+	if n := f.h.Stats.Fast.Load() - fast; n != 2 {
+		t.Errorf("%d of the 2 queries after the panic took the fast path, want 2", n)
+	}
 }

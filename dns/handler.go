@@ -210,6 +210,11 @@ type result struct {
 // server cookie), then capped in size (the client's EDNS size, ours, and
 // CookieRequireForLarge for clients without a valid cookie), then packed.
 func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) (out []byte) {
+	return h.respond(raw, src, tcp, buf, nil)
+}
+
+// respond is Respond with the fast path's scratch fs (nil: one from a pool).
+func (h *Handler) respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte, fs *fastState) (out []byte) {
 	hdr, ok := readHeader(raw)
 	if !ok || hdr.qr() {
 		h.Stats.Dropped.Add(1)
@@ -217,7 +222,7 @@ func (h *Handler) Respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte) 
 	}
 	h.Stats.Queries.Add(1)
 	if !tcp && !h.noFast {
-		if out, ok := h.fast(raw, hdr, src, buf); ok {
+		if out, ok := h.fast(raw, hdr, src, buf, fs); ok {
 			return out
 		}
 	}

@@ -23,7 +23,8 @@ type Observer interface {
 // Observation describes one answered query. It is passed by value so that
 // observing allocates nothing; Answer refers to the reply being sent and is
 // valid only during Observe (the records themselves are immutable and may
-// be kept).
+// be kept), and so is Name, which may alias the handler's scratch (clone
+// it to keep it).
 type Observation struct {
 	Name  string // the question name as asked; "" when the query had no single question
 	Qtype uint16

@@ -111,6 +111,8 @@ type udpReader struct {
 	omsgs   [udpBatch]mmsghdr
 	nsend   int // entries in omsgs
 	readyFn func(uintptr) bool
+
+	fs fastState // the fast path's scratch, this reader's own
 }
 
 // procs counts the Ps the servers of this process added for their
@@ -498,7 +500,7 @@ func (s *Server) serveUDP(r *udpReader) {
 			if !ok {
 				continue
 			}
-			resp := s.h.Respond(r.in[i*udpMaxRead:i*udpMaxRead+int(m.n)], src, false, r.out[i])
+			resp := s.h.respond(r.in[i*udpMaxRead:i*udpMaxRead+int(m.n)], src, false, r.out[i], &r.fs)
 			if len(resp) == 0 {
 				continue
 			}

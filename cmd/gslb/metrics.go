@@ -386,7 +386,7 @@ type observer struct {
 	ql *queryLog
 }
 
-func (o observer) Observe(ob dnssrv.Observation) {
+func (o *observer) Observe(ob dnssrv.Observation) {
 	o.m.observe(&ob)
 	if o.ql != nil && o.ql.on.Load() {
 		o.ql.add(&ob)

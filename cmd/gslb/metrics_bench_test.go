@@ -30,7 +30,7 @@ import (
 // figures on a busy machine); BenchmarkUDPThroughput sends queries over
 // loopback to two whole servers, metrics on and off.
 
-func benchQueries(b *testing.B) []struct {
+func benchQueries(b testing.TB) []struct {
 	name string
 	raw  []byte
 	src  netip.AddrPort
@@ -62,6 +62,41 @@ func benchQueries(b *testing.B) []struct {
 	}
 }
 
+// TestObservedAnswersAllocateNothing: with metrics on (query log off),
+// the fast path's answers, NXDOMAIN's included, allocate nothing per query.
+func TestObservedAnswersAllocateNothing(t *testing.T) {
+	snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store zones.Store
+	store.Replace(snap)
+	m := newMetrics()
+	m.update(snap)
+	ql, err := newQueryLog(false, "", "text", io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ql.close()
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: &observer{m: m, ql: ql}})
+	buf := make([]byte, 0, 65535)
+	for _, q := range benchQueries(t) {
+		if q.name == "refused" {
+			continue // the general path: not what this is about
+		}
+		fast := h.Stats.Fast.Load()
+		if out := h.Respond(q.raw, q.src, false, buf); len(out) == 0 {
+			t.Fatalf("%s: no reply", q.name)
+		}
+		if h.Stats.Fast.Load() != fast+1 {
+			t.Fatalf("%s: not answered by the fast path", q.name)
+		}
+		if n := testing.AllocsPerRun(200, func() { h.Respond(q.raw, q.src, false, buf) }); n != 0 {
+			t.Errorf("%s: %v allocations per query, want 0", q.name, n)
+		}
+	}
+}
+
 func BenchmarkRespond(b *testing.B) {
 	snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
 	if err != nil {
@@ -81,7 +116,7 @@ func BenchmarkRespond(b *testing.B) {
 		obs  dnssrv.Observer
 	}{
 		{"metrics=off", nil},
-		{"metrics=on", observer{m: m, ql: ql}},
+		{"metrics=on", &observer{m: m, ql: ql}},
 	}
 	for _, q := range benchQueries(b) {
 		for _, h := range handlers {
@@ -220,7 +255,7 @@ func BenchmarkObserverAB(b *testing.B) {
 	}
 	defer ql.close()
 	off := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true})
-	on := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: observer{m: m, ql: ql}})
+	on := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: &observer{m: m, ql: ql}})
 	queries := benchQueries(b)
 	buf := make([]byte, 0, 65535)
 	const chunk = 256

@@ -114,7 +114,8 @@ func (q *queryLog) open() error {
 
 // add queues one entry; it never blocks.
 func (q *queryLog) add(o *dnssrv.Observation) {
-	e := qlEntry{at: time.Now(), name: o.Name, qtype: o.Qtype, rcode: o.Rcode, tcp: o.TCP, src: o.Src,
+	e := qlEntry{at: time.Now(), name: strings.Clone(o.Name), // o.Name may alias the handler's scratch
+		qtype: o.Qtype, rcode: o.Rcode, tcp: o.TCP, src: o.Src,
 		hasECS: o.HasECS, ecs: o.ECS, scope: o.Scope, zone: o.Zone, pool: o.Pool, nAns: len(o.Answer)}
 	copy(e.ans[:], o.Answer)
 	select {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -185,5 +186,23 @@ func TestQueryLogReopen(t *testing.T) {
 	old, _ := os.ReadFile(path + ".1")
 	if strings.Contains(text, "one.") || bytes.Contains(old, []byte("two.")) {
 		t.Errorf("after reopen: new file %q, old file %q; want one line each", text, old)
+	}
+}
+
+// The fast path's Name of a name not in the zone aliases the reader's
+// scratch, which the next query overwrites: the log must keep its own copy.
+func TestQueryLogCopiesName(t *testing.T) {
+	var out bytes.Buffer
+	ql, err := newQueryLog(true, "", "text", &out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := []byte("first.example.test.")
+	ql.add(&dnssrv.Observation{Name: unsafe.String(&scratch[0], len(scratch)), Qtype: dns.TypeA,
+		Rcode: dns.RcodeNameError, Src: netip.MustParseAddrPort("192.0.2.1:53")})
+	copy(scratch, "xxxxx")
+	ql.close()
+	if got := out.String(); !strings.Contains(got, "name=first.example.test.") {
+		t.Errorf("query log line %q, want name=first.example.test.", got)
 	}
 }

@@ -167,7 +167,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 			return nil, 1
 		}
 		a.qlog = ql
-		obs = observer{m: a.metrics, ql: ql}
+		obs = &observer{m: a.metrics, ql: ql}
 	}
 	rrlCfg := cfg.RRL.limiter()
 	cookies, _ := cfg.Cookies.secrets() // validated by parseServeFlags
