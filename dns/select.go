@@ -109,6 +109,21 @@ func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client,
 		}
 		return Selection{}
 	}
+	fi := 0
+	if qtype == dns.TypeAAAA {
+		fi = 1
+	}
+	if p.Policy == zones.RoundRobin && p.AlwaysUp[fi] && tr == nil {
+		// What the rest does for it, without the health pass: every
+		// endpoint, rotated.
+		k := int(s.next(p, nil) % uint64(len(fam)))
+		up := append(append(buf[:0], fam[k:]...), fam[:k]...)
+		n := p.Answers
+		if n == 0 || n > len(up) {
+			n = len(up)
+		}
+		return Selection{Endpoints: up[:n]}
+	}
 	up := buf[:0]
 	for _, e := range fam {
 		if healthy(e, hv) {

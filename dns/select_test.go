@@ -380,3 +380,25 @@ lon = 139.69
 		t.Fatalf("London client, two London endpoints: first picks %v, want 5 each and never Tokyo", first)
 	}
 }
+
+// A roundrobin pool whose endpoints are always up skips the health pass:
+// it must answer as the pass would, rotation and answers cap included.
+func TestSelectAlwaysUpMatchesHealthPass(t *testing.T) {
+	z := testPools(t)
+	for _, name := range []string{"rr", "rr2"} {
+		p := pool(t, z, name)
+		if !p.AlwaysUp[0] {
+			t.Fatalf("%s: want a pool that is always up", name)
+		}
+		pass := *p
+		pass.AlwaysUp = [2]bool{}
+		a, b := NewSelector(nil), NewSelector(nil)
+		for i := range 2*len(p.V4) + 1 {
+			got := addrs(a.Select(p, dns.TypeA, nil, client("", nil), nil, nil))
+			want := addrs(b.Select(&pass, dns.TypeA, nil, client("", nil), nil, nil))
+			if !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("%s, answer %d: %v, the health pass gives %v", name, i, got, want)
+			}
+		}
+	}
+}

@@ -125,6 +125,11 @@ type Pool struct {
 	Endpoints   []*Endpoint
 	V4, V6      []*Endpoint // per family, in file order
 	TotalWeight [2]uint64   // per family (0: v4, 1: v6)
+	// AlwaysUp is set per family (0: v4, 1: v6) when every endpoint of it
+	// is served whatever the health says: state "up", or no check and
+	// neither "down" nor "drain". The query path then skips the health
+	// pass.
+	AlwaysUp [2]bool
 	// Hash is a hash of Name (FNV-1a), fixed at load, for tables the
 	// query path keys by pool without hashing the name per query.
 	Hash uint64

@@ -302,12 +302,13 @@ func TestPools(t *testing.T) {
 		eps        []ep
 		v4, v6     int
 		weights    [2]uint64
+		alwaysUp   [2]bool
 	}{
 		{name: "pools.test.", policy: RoundRobin, answers: 0, ttl: 30,
-			eps: []ep{{addr: "192.0.2.5", weight: 1}}, v4: 1, weights: [2]uint64{1, 0}},
+			eps: []ep{{addr: "192.0.2.5", weight: 1}}, v4: 1, weights: [2]uint64{1, 0}, alwaysUp: [2]bool{true, false}},
 		{name: "rr.pools.test.", policy: RoundRobin, answers: 0, ttl: 30,
 			eps: []ep{{addr: "192.0.2.10", weight: 1}, {addr: "192.0.2.11", weight: 1}, {addr: "2001:db8::10", weight: 1}},
-			v4:  2, v6: 1, weights: [2]uint64{2, 1}},
+			v4:  2, v6: 1, weights: [2]uint64{2, 1}, alwaysUp: [2]bool{true, true}},
 		{name: "weighted.pools.test.", policy: Weighted, answers: 1, ttl: 60, check: "web",
 			eps: []ep{{addr: "192.0.2.20", weight: 3}, {addr: "192.0.2.21", weight: 0, state: Drain}, {addr: "192.0.2.22", weight: 1}},
 			v4:  3, weights: [2]uint64{4, 0}},
@@ -323,7 +324,7 @@ func TestPools(t *testing.T) {
 			v4: 1, v6: 1, weights: [2]uint64{1, 0}},
 		{name: "nearest.pools.test.", policy: Nearest, answers: 1, ttl: 30,
 			eps: []ep{{addr: "192.0.2.50", weight: 1, loc: []float64{51.5, -0.12}}, {addr: "192.0.2.51", weight: 1, loc: []float64{40.7, -74}}},
-			v4:  2, weights: [2]uint64{2, 0}},
+			v4:  2, weights: [2]uint64{2, 0}, alwaysUp: [2]bool{true, false}},
 		{name: "sticky.pools.test.", policy: Sticky, answers: 1, ttl: 30, check: "dns",
 			eps: []ep{{addr: "192.0.2.60", weight: 1}, {addr: "192.0.2.61", weight: 1}}, v4: 2, weights: [2]uint64{2, 0}},
 	}
@@ -389,6 +390,9 @@ func TestPools(t *testing.T) {
 			}
 			if len(p.V4) != tt.v4 || len(p.V6) != tt.v6 || p.TotalWeight != tt.weights {
 				t.Errorf("v4 %d, v6 %d, weights %v; want %d, %d, %v", len(p.V4), len(p.V6), p.TotalWeight, tt.v4, tt.v6, tt.weights)
+			}
+			if p.AlwaysUp != tt.alwaysUp {
+				t.Errorf("always up (v4, v6) %v, want %v", p.AlwaysUp, tt.alwaysUp)
 			}
 			if got, want := len(p.Family(dns.TypeA)), tt.v4; got != want {
 				t.Errorf("Family(A) has %d, want %d", got, want)
@@ -570,5 +574,45 @@ func TestParseInPlace(t *testing.T) {
 				t.Errorf("%s\ninput:\n%s", msg, tt.src)
 			}
 		})
+	}
+}
+
+// AlwaysUp is per family, and set only when no endpoint of it depends on a
+// health check or is set down or drained.
+func TestPoolAlwaysUp(t *testing.T) {
+	src := `ns = ["ns1"]
+[records.ns1]
+A = "192.0.2.53"
+[checks.tcp]
+type = "tcp"
+port = 443
+[pools.forced]
+check = "tcp"
+[[pools.forced.endpoints]]
+address = "192.0.2.1"
+state = "up"
+[[pools.forced.endpoints]]
+address = "192.0.2.2"
+state = "up"
+[[pools.forced.endpoints]]
+address = "2001:db8::1"
+[pools.drained]
+[[pools.drained.endpoints]]
+address = "192.0.2.3"
+[[pools.drained.endpoints]]
+address = "192.0.2.4"
+state = "drain"
+[[pools.drained.endpoints]]
+address = "2001:db8::3"
+state = "up"
+`
+	z, err := Parse("up.test.toml", []byte(src), testMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]bool{"forced.up.test.": {true, false}, "drained.up.test.": {false, true}} {
+		if got := z.Nodes[name].Pool.AlwaysUp; got != want {
+			t.Errorf("%s: always up (v4, v6) %v, want %v", name, got, want)
+		}
 	}
 }

@@ -439,13 +439,15 @@ func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) bool {
 		e.CheckKey = pl.Check.key(e.Addr)
 	}
 	pl.Endpoints = append(pl.Endpoints, e)
-	fam := 0
+	fam, first := 0, len(pl.V4) == 0
 	if e.Addr.Is4() {
 		pl.V4 = append(pl.V4, e)
 	} else {
-		fam = 1
+		fam, first = 1, len(pl.V6) == 0
 		pl.V6 = append(pl.V6, e)
 	}
+	up := e.State == Up || e.State == Auto && e.CheckKey == ""
+	pl.AlwaysUp[fam] = up && (first || pl.AlwaysUp[fam])
 	if e.State != Down && e.State != Drain {
 		pl.TotalWeight[fam] += uint64(e.Weight)
 	}
