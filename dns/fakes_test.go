@@ -75,3 +75,15 @@ func CheckKeys(p *zones.Pool, addrs ...string) []string {
 // GeneralPathOnly makes h answer every query on the general path (no
 // fast path), for comparing the two.
 func GeneralPathOnly(h *Handler) { h.noFast = true }
+
+// ReaderScratch is a UDP reader's fast-path scratch, its name cache
+// included.
+type ReaderScratch = fastState
+
+// NewReaderScratch returns the scratch a new UDP reader starts with.
+func NewReaderScratch() *ReaderScratch { return &fastState{cache: newNameCache()} }
+
+// RespondUDP answers raw as a UDP reader with scratch s does.
+func (h *Handler) RespondUDP(raw []byte, src netip.AddrPort, buf []byte, s *ReaderScratch) []byte {
+	return h.respond(raw, src, false, buf, s)
+}

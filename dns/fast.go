@@ -52,7 +52,12 @@ type fastState struct {
 	eps  [16]*zones.Endpoint
 	ans  [16]dns.RR // the answer, for the Observer
 	c    Client
+
+	cache *nameCache // a UDP reader's; nil for pooled states
 }
+
+// maxWireName is the longest name on the wire (RFC 1035 §3.1).
+const maxWireName = 255
 
 var fastPool = sync.Pool{New: func() any { return new(fastState) }}
 
@@ -85,7 +90,9 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	defer func() {
 		if r := recover(); r != nil {
 			// The panic may have left fs half-written: start it afresh.
-			*fs = fastState{}
+			c := fs.cache
+			*fs = fastState{cache: c}
+			c.reset()
 			h.Stats.Panics.Add(1)
 			h.cfg.Log.Error("handler panic", "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 			out, ok = errorReply(hdr, dns.RcodeServerFailure, buf), true
@@ -94,7 +101,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			fastPool.Put(fs)
 		}
 	}()
-	name, q, ok := readFastQuery(raw, hdr, fs.name[:0])
+	end, q, ok := readFastQuery(raw, hdr)
 	if !ok {
 		return nil, false
 	}
@@ -110,21 +117,21 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	if h.large > 0 && h.large < size && q.ckSt != cookie.Valid {
 		size = h.large
 	}
-	// qname aliases fs.name: it may be looked up, never kept.
-	qname := unsafe.String(&name[0], len(name))
 	snap := h.cfg.Zones.Current()
-	z, node := snap.Lookup(qname)
-	if z == nil {
-		return nil, false
-	}
-	var encloser string
-	if node == nil {
-		var cut *zones.Node
-		if cut, _, encloser = walk(z, qname); cut != nil {
+	var (
+		qname string // may alias fs.name or the cache: looked up, never kept
+		z     *zones.Zone
+		node  *zones.Node
+	)
+	if e := fs.cache.find(snap, raw[headerLen:end]); e != nil {
+		qname, z, node = e.name, e.z, e.node
+	} else {
+		if qname, z, node, ok = h.resolveFast(snap, raw, fs); !ok {
 			return nil, false
 		}
-	} else if node.Referral {
-		return nil, false
+		if fs.cache != nil {
+			qname = fs.cache.add(snap, raw[headerLen:end], qname, z, node)
+		}
 	}
 	var (
 		rcode = dns.RcodeSuccess
@@ -135,10 +142,6 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	)
 	switch {
 	case node == nil:
-		w := append(append(fs.wild[:0], "*."...), encloser...)
-		if z.Nodes[string(w)] != nil {
-			return nil, false // a wildcard answers it
-		}
 		rcode = dns.RcodeNameError
 	case node.Pool != nil: // never beside a CNAME (zones rejects that)
 		pool = node.Pool
@@ -218,31 +221,73 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	return b, true
 }
 
-// readFastQuery reads the question name (into buf, lowercase presentation
-// form) and the OPT; ok is false for anything the fast path leaves alone.
-func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQuery, ok bool) {
-	name, off, ok := readSimpleName(raw, headerLen, buf)
-	if !ok || len(name) < 2 || off+4 > len(raw) { // not the root either
-		return nil, q, false
+// resolveFast reads the question name of raw (into fs.name, lowercase
+// presentation form) and finds it in snap: its zone and node, or no node
+// for a name that does not exist. ok is false when the general path must
+// answer: a name the fast path does not read, one outside our zones, at or
+// below a delegation, or one a wildcard covers.
+func (h *Handler) resolveFast(snap *zones.Snapshot, raw []byte, fs *fastState) (qname string, z *zones.Zone, node *zones.Node, ok bool) {
+	name, _, ok := readSimpleName(raw, headerLen, fs.name[:0])
+	if !ok || len(name) < 2 { // not the root either
+		return "", nil, nil, false
 	}
 	for _, c := range name {
 		if !lowerSimple.has(c) {
-			return nil, q, false
+			return "", nil, nil, false
 		}
 	}
+	qname = unsafe.String(&name[0], len(name))
+	if z, node = snap.Lookup(qname); z == nil {
+		return "", nil, nil, false
+	}
+	if node == nil {
+		cut, _, encloser := walk(z, qname)
+		if cut != nil {
+			return "", nil, nil, false
+		}
+		w := append(append(fs.wild[:0], "*."...), encloser...)
+		if z.Nodes[string(w)] != nil {
+			return "", nil, nil, false // a wildcard answers it
+		}
+	} else if node.Referral {
+		return "", nil, nil, false
+	}
+	return qname, z, node, true
+}
+
+// readFastQuery finds the end of the question name (end) and reads the
+// type, class and OPT after it; ok is false for anything the fast path
+// leaves alone. The name itself is read by resolveFast, when the reader's
+// cache does not know it.
+func readFastQuery(raw []byte, hdr rawHeader) (end int, q fastQuery, ok bool) {
+	off := headerLen
+	for {
+		if off >= len(raw) || raw[off] > 63 { // a pointer, or malformed
+			return 0, q, false
+		}
+		c := int(raw[off])
+		off += 1 + c
+		if c == 0 {
+			break
+		}
+	}
+	if off+4 > len(raw) || off-headerLen > maxWireName {
+		return 0, q, false
+	}
+	end = off
 	q.qtype = binary.BigEndian.Uint16(raw[off:])
 	if (q.qtype != dns.TypeA && q.qtype != dns.TypeAAAA) || binary.BigEndian.Uint16(raw[off+2:]) != dns.ClassINET {
-		return nil, q, false
+		return 0, q, false
 	}
 	q.qend = off + 4
 	if hdr.ar == 0 {
-		return name, q, true
+		return end, q, true
 	}
 	// The OPT: owned by the root, version 0, no extended rcode bits.
 	o := q.qend
 	if o+11 > len(raw) || raw[o] != 0 || binary.BigEndian.Uint16(raw[o+1:]) != dns.TypeOPT ||
 		raw[o+5] != 0 || raw[o+6] != 0 {
-		return nil, q, false
+		return 0, q, false
 	}
 	q.edns = true
 	q.size = int(binary.BigEndian.Uint16(raw[o+3:]))
@@ -250,21 +295,21 @@ func readFastQuery(raw []byte, hdr rawHeader, buf []byte) (name []byte, q fastQu
 	rd := raw[o+11:]
 	n := int(binary.BigEndian.Uint16(raw[o+9:]))
 	if n > len(rd) {
-		return nil, q, false
+		return 0, q, false
 	}
 	var opts ednsOptions
 	if !opts.scan(rd[:n]) || opts.nECS > 1 || opts.nCookie > 1 {
-		return nil, q, false // malformed, or two of one: FORMERR
+		return 0, q, false // malformed, or two of one: FORMERR
 	}
 	if opts.nECS == 1 {
 		e, ok := readECSData(opts.ecs)
 		if !ok {
-			return nil, q, false // FORMERR
+			return 0, q, false // FORMERR
 		}
 		q.ecs, q.ecsSrc, q.ecsIP = opts.ecs, e.source, e.addr
 	}
 	q.cookie = opts.cookie
-	return name, q, true
+	return end, q, true
 }
 
 // writeFast writes the reply: the header, the question as asked, the

@@ -26,6 +26,7 @@ import (
 type twin struct {
 	fast, gen       *dnssrv.Handler
 	fastObs, genObs *recorder
+	scratch         *dnssrv.ReaderScratch // the fast handler answers as a UDP reader, name cache included
 }
 
 // recorder keeps the last observation, with the endpoints it yields in
@@ -76,7 +77,7 @@ func newTwin(t testing.TB, snap *zones.Snapshot, useECS bool, rc rrl.Config) *tw
 			down[k] = true
 		}
 	}
-	tw := &twin{fastObs: &recorder{}, genObs: &recorder{}}
+	tw := &twin{fastObs: &recorder{}, genObs: &recorder{}, scratch: dnssrv.NewReaderScratch()}
 	mk := func(obs *recorder) *dnssrv.Handler {
 		rnd := rand.New(rand.NewPCG(1, 2))
 		return dnssrv.NewHandler(dnssrv.Config{
@@ -102,7 +103,7 @@ func newTwin(t testing.TB, snap *zones.Snapshot, useECS bool, rc rrl.Config) *tw
 func (tw *twin) compare(t testing.TB, label string, raw []byte, src netip.AddrPort) bool {
 	t.Helper()
 	before := tw.fast.Stats.Fast.Load()
-	fo := tw.fast.Respond(raw, src, false, make([]byte, 0, 1232))
+	fo := tw.fast.RespondUDP(raw, src, make([]byte, 0, 1232), tw.scratch)
 	go_ := tw.gen.Respond(raw, src, false, make([]byte, 0, 1232))
 	took := tw.fast.Stats.Fast.Load() > before
 	if (fo == nil) != (go_ == nil) {
@@ -212,6 +213,22 @@ func fastMatchesGeneral(t *testing.T, snap *zones.Snapshot) {
 								}
 							}
 						}
+					}
+				}
+			}
+			// Again, names in reverse and types interleaved: each query is
+			// now answered from the reader's name cache, out of the order
+			// in which it was filled.
+			for i := len(names) - 1; i >= 0; i-- {
+				for _, qt := range []string{"AAAA", "A"} {
+					q := query{q: names[i] + " " + qt, edns: 1232}
+					raw, err := q.msg().Pack()
+					if err != nil {
+						t.Fatal(err)
+					}
+					total++
+					if tw.compare(t, fmt.Sprintf("%s, again", q), raw, srcs[0]) {
+						fast++
 					}
 				}
 			}
@@ -346,5 +363,89 @@ func TestFastPathPanicRecovers(t *testing.T) {
 	f.run(t, query{q: "nope.example.test. A"}, dnstest.Msg{Rcode: "NXDOMAIN", Flags: "qr aa", Ns: []string{soaNeg}}, true)
 	if n := f.h.Stats.Fast.Load() - fast; n != 2 {
 		t.Errorf("%d of the 2 queries after the panic took the fast path, want 2", n)
+	}
+}
+
+// The UDP reader's name cache answers from the snapshot being served: after
+// a reload, a name that went away is NXDOMAIN and a new one is answered.
+// Many more distinct names than it has slots for are answered alike, and
+// cost no allocation.
+func TestNameCacheFollowsReload(t *testing.T) {
+	snapOf := func(src string) *zones.Snapshot {
+		t.Helper()
+		z, err := zones.Parse("cache.test.toml", []byte(src), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, errs := zones.NewSnapshot([]*zones.Zone{z}, time.Now())
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return snap
+	}
+	one := snapOf("ns = [\"ns1\"]\n[records.ns1]\nA = \"192.0.2.53\"\n[records.a]\nA = \"192.0.2.1\"\n")
+	two := snapOf("ns = [\"ns1\"]\n[records.ns1]\nA = \"192.0.2.53\"\n[records.b]\nA = \"192.0.2.2\"\n" +
+		"[pools.a]\naddresses = [\"192.0.2.10\", \"192.0.2.11\"]\n")
+	var store zones.Store
+	store.Replace(one)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
+	gen := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
+	dnssrv.GeneralPathOnly(gen)
+	scratch := dnssrv.NewReaderScratch()
+	src := netip.MustParseAddrPort("127.0.0.1:5353") // loopback: exempt from RRL
+	buf := make([]byte, 0, 1232)
+	ask := func(name, rcode string, answers int) {
+		t.Helper()
+		raw, err := query{q: name + " A"}.msg().Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast := h.Stats.Fast.Load()
+		fm, gm := new(dns.Msg), new(dns.Msg)
+		if err := fm.Unpack(h.RespondUDP(raw, src, buf, scratch)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if h.Stats.Fast.Load() != fast+1 {
+			t.Fatalf("%s: not answered on the fast path", name)
+		}
+		if err := gm.Unpack(gen.Respond(raw, src, false, buf)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		f, g := dnstest.Render(fm), dnstest.Render(gm)
+		if !f.Equal(g) || f.Rcode != rcode || len(f.Answer) != answers {
+			t.Fatalf("%s: want %s with %d answers as the general path gives:\nfast:\n%s\ngeneral:\n%s", name, rcode, answers, f, g)
+		}
+	}
+	ask("a.cache.test.", "NOERROR", 1)
+	ask("b.cache.test.", "NXDOMAIN", 0)
+	ask("a.cache.test.", "NOERROR", 1) // from the cache
+	store.Replace(two)
+	ask("a.cache.test.", "NOERROR", 2) // now a pool
+	ask("b.cache.test.", "NOERROR", 1)
+	ask("a.cache.test.", "NOERROR", 2)
+
+	var names [][]byte
+	for i := range 5000 {
+		raw, err := query{q: fmt.Sprintf("n%d.cache.test. A", i)}.msg().Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, raw)
+	}
+	for range 2 {
+		for i := range names {
+			if i%997 == 0 {
+				ask(fmt.Sprintf("n%d.cache.test.", i), "NXDOMAIN", 0)
+			}
+			h.RespondUDP(names[i], src, buf, scratch)
+		}
+		ask("a.cache.test.", "NOERROR", 2)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(3*len(names), func() {
+		h.RespondUDP(names[i%len(names)], src, buf, scratch)
+		i++
+	}); n != 0 {
+		t.Errorf("%v allocations per query over %d names, want 0", n, len(names))
 	}
 }
