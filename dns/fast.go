@@ -50,10 +50,30 @@ type fastState struct {
 	wild [maxSimpleName + 2]byte // "*." and the closest encloser
 	ck   [cookie.ReplyLen]byte   // our COOKIE option
 	eps  [16]*zones.Endpoint
-	ans  [16]dns.RR // the answer, for the Observer
 	c    Client
 
 	cache *nameCache // a UDP reader's; nil for pooled states
+}
+
+// follow readies a UDP reader's state for snapshot snap: when it is not
+// the one the state holds data of (the name cache's entries, endpoints
+// left in eps by earlier answers), they are let go, so that a busy reader
+// keeps no old snapshot alive; eps is not cleared per query.
+func (fs *fastState) follow(snap *zones.Snapshot) {
+	if fs.cache != nil && fs.cache.snap != snap {
+		fs.cache.reset()
+		fs.cache.snap = snap
+		clear(fs.eps[:])
+	}
+}
+
+// release lets go of what a UDP reader's state holds of snapshots other
+// than cur (the reader parks: it may not answer again for a long time).
+func (fs *fastState) release(cur *zones.Snapshot) {
+	if fs.cache != nil && fs.cache.snap != cur {
+		fs.cache.reset()
+		clear(fs.eps[:])
+	}
 }
 
 // maxWireName is the longest name on the wire (RFC 1035 §3.1).
@@ -118,6 +138,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		size = h.large
 	}
 	snap := h.cfg.Zones.Current()
+	fs.follow(snap)
 	var (
 		qname string // may alias fs.name or the cache: looked up, never kept
 		z     *zones.Zone
@@ -165,7 +186,9 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	answered := len(eps)+len(ans) > 0
 	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, pool, eps, ans, scope)
 	if b == nil || len(b) > size {
-		clear(fs.eps[:])
+		if fs.cache == nil {
+			clear(fs.eps[:])
+		}
 		return nil, false
 	}
 	if h.cfg.Observer != nil {
@@ -173,17 +196,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		if o.Name = qname; node != nil {
 			o.Name = node.Name // a string that outlives fs
 		}
-		if eps != nil {
-			for i, e := range eps {
-				if i < len(fs.ans) {
-					ans = fs.ans[:i+1]
-					ans[i] = e.RR
-				} else {
-					ans = append(ans, e.RR) // a pool answering more than 16: rare, allocates
-				}
-			}
-		}
-		o.Answer, o.Picked = ans, eps
+		o.Answer, o.Picked = ans, eps // a pool answer: Answer nil, Picked's RRs
 		if q.ecs != nil {
 			o.HasECS = true
 			if q.ecsIP.IsValid() {
@@ -194,9 +207,10 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			}
 		}
 		h.cfg.Observer.Observe(o)
-		clear(fs.ans[:])
 	}
-	clear(fs.eps[:])
+	if fs.cache == nil {
+		clear(fs.eps[:]) // a pooled state keeps no snapshot data (a reader's: see follow)
+	}
 	switch {
 	case q.cookie == nil:
 	case q.ckSt == cookie.Valid:

@@ -38,8 +38,8 @@ type recorder struct {
 }
 
 func (r *recorder) Observe(o dnssrv.Observation) {
-	o.Answer = slices.Clone(o.Answer)
-	o.Name = strings.Clone(o.Name) // may alias the handler's scratch
+	o.Answer = slices.Collect(o.Records()) // the fast path leaves it nil for pools
+	o.Name = strings.Clone(o.Name)         // may alias the handler's scratch
 	r.eps = slices.Collect(o.Endpoints())
 	o.Picked = nil
 	r.last = o

@@ -25,8 +25,8 @@ import (
 // accepted are stored, so equal bytes are a name already checked. The
 // cache belongs to one reader (no locks) and holds one snapshot's data:
 // it is emptied when the snapshot changes, and when its reader parks on
-// an older snapshot than the current one, so that an idle reader keeps no
-// old snapshot alive.
+// an older snapshot than the current one (fastState.follow, release), so
+// that no reader keeps an old snapshot alive.
 type nameCache struct {
 	snap *zones.Snapshot
 	seed maphash.Seed
@@ -108,11 +108,4 @@ func (c *nameCache) reset() {
 		}
 	}
 	c.snap = nil
-}
-
-// release empties the cache when it holds a snapshot other than cur.
-func (c *nameCache) release(cur *zones.Snapshot) {
-	if c != nil && c.snap != cur {
-		c.reset()
-	}
 }

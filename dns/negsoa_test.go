@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+	"time"
 	"weak"
 
 	dnssrv "github.com/gslb/gslb/dns"
@@ -40,4 +41,32 @@ func TestNegSOAKeepsNoSnapshot(t *testing.T) {
 		t.Fatal("the replaced snapshot is still reachable")
 	}
 	runtime.KeepAlive(h) // the handler (and its templates) live on
+}
+
+// A UDP reader's name cache and scratch hold the snapshot they answered
+// from; once the snapshot is replaced and the reader parks (idle), they
+// must not keep it alive.
+func TestUDPReaderKeepsNoOldSnapshot(t *testing.T) {
+	var store zones.Store
+	old := loadSnapshot(t)
+	store.Replace(old)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
+	addr := dnstest.StartConfig(t, dnssrv.ServerConfig{UDPReaders: 1}, h)
+	for _, q := range []string{"rr.pools.test. A", "nope.example.test. A", "static.example.test. A"} {
+		dnstest.Exchange(t, "udp", addr, query{q: q}.msg())
+	}
+	if n := h.Stats.Fast.Load(); n != 3 {
+		t.Fatalf("%d of 3 queries took the fast path: the test proves nothing", n)
+	}
+	gone := weak.Make(old)
+	old = nil
+	store.Replace(loadSnapshot(t))
+	deadline := time.Now().Add(5 * time.Second)
+	for gone.Value() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the replaced snapshot is still reachable 5 s after the reload")
+		}
+		time.Sleep(20 * time.Millisecond) // the reader parks after 10 ms without a query
+		runtime.GC()
+	}
 }

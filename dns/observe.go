@@ -39,14 +39,38 @@ type Observation struct {
 	ECS    netip.Prefix
 	Scope  int
 
-	Zone   *zones.Zone // the zone that answered; nil for none (REFUSED outside our zones, CHAOS, FORMERR...)
-	Pool   *zones.Pool // the pool that answered an A/AAAA query (also with no address); nil for other answers
-	Answer []dns.RR    // the reply's answer section
+	Zone *zones.Zone // the zone that answered; nil for none (REFUSED outside our zones, CHAOS, FORMERR...)
+	Pool *zones.Pool // the pool that answered an A/AAAA query (also with no address); nil for other answers
 
-	// Picked is the pool endpoints in Answer, in answer order, when the
+	// Answer is the reply's answer section, except for a pool answer
+	// written on the fast path: Answer is nil then, and the records are
+	// the RRs of Picked's endpoints, in order (see Records).
+	Answer []dns.RR
+
+	// Picked is the pool endpoints answered, in answer order, when the
 	// handler has them at hand (the fast path); nil otherwise. Like
 	// Answer, valid only during Observe. Use Endpoints to read them.
 	Picked []*zones.Endpoint
+}
+
+// Records yields the answer's records: Answer, or the RRs of Picked's
+// endpoints when the fast path left Answer nil.
+func (o *Observation) Records() iter.Seq[dns.RR] {
+	return func(yield func(dns.RR) bool) {
+		if o.Answer == nil {
+			for _, e := range o.Picked {
+				if !yield(e.RR) {
+					return
+				}
+			}
+			return
+		}
+		for _, rr := range o.Answer {
+			if !yield(rr) {
+				return
+			}
+		}
+	}
 }
 
 // Endpoints yields the pool endpoints in the answer, in answer order:

@@ -537,7 +537,7 @@ func (s *Server) serveUDP(r *udpReader) {
 // park waits, without the P, until the socket has a datagram (or Close
 // shut it down).
 func (r *udpReader) park() {
-	r.fs.cache.release(r.s.h.cfg.Zones.Current()) // an idle reader keeps no old snapshot alive
+	r.fs.release(r.s.h.cfg.Zones.Current()) // an idle reader keeps no old snapshot alive
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(r.sock.fd)}
 	if err := unix.EpollCtl(r.sock.epfd, unix.EPOLL_CTL_MOD, r.sock.fd, &ev); err != nil {
 		return // the next recvmmsg waits instead

@@ -116,8 +116,13 @@ func (q *queryLog) open() error {
 func (q *queryLog) add(o *dnssrv.Observation) {
 	e := qlEntry{at: time.Now(), name: strings.Clone(o.Name), // o.Name may alias the handler's scratch
 		qtype: o.Qtype, rcode: o.Rcode, tcp: o.TCP, src: o.Src,
-		hasECS: o.HasECS, ecs: o.ECS, scope: o.Scope, zone: o.Zone, pool: o.Pool, nAns: len(o.Answer)}
-	copy(e.ans[:], o.Answer)
+		hasECS: o.HasECS, ecs: o.ECS, scope: o.Scope, zone: o.Zone, pool: o.Pool}
+	for rr := range o.Records() {
+		if e.nAns < len(e.ans) {
+			e.ans[e.nAns] = rr
+		}
+		e.nAns++
+	}
 	select {
 	case q.ch <- e:
 	default:
