@@ -144,14 +144,17 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		z     *zones.Zone
 		node  *zones.Node
 	)
-	if e := fs.cache.find(snap, raw[headerLen:end]); e != nil {
+	e := fs.cache.find(snap, raw[headerLen:end])
+	if e != nil {
 		qname, z, node = e.name, e.z, e.node
 	} else {
 		if qname, z, node, ok = h.resolveFast(snap, raw, fs); !ok {
 			return nil, false
 		}
 		if fs.cache != nil {
-			qname = fs.cache.add(snap, raw[headerLen:end], qname, z, node)
+			if e = fs.cache.add(snap, raw[headerLen:end], qname, z, node); e != nil {
+				qname = e.name
+			}
 		}
 	}
 	var (
@@ -184,7 +187,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	}
 
 	answered := len(eps)+len(ans) > 0
-	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, pool, eps, ans, scope)
+	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, e, eps, ans, scope)
 	if b == nil || len(b) > size {
 		if fs.cache == nil {
 			clear(fs.eps[:])
@@ -328,10 +331,11 @@ func readFastQuery(raw []byte, hdr rawHeader) (end int, q fastQuery, ok bool) {
 
 // writeFast writes the reply: the header, the question as asked, the
 // answer (eps or the static records ans) or, when it is empty, the zone's
-// SOA in the authority section, and our OPT. nil means it cannot be
+// SOA in the authority section (kept in the name's cache entry ne, when
+// there is one, for the next time), and our OPT. nil means it cannot be
 // written here (a name the writer does not handle).
 func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode int, snap *zones.Snapshot,
-	z *zones.Zone, qname string, pool *zones.Pool, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
+	z *zones.Zone, qname string, ne *nameEntry, eps []*zones.Endpoint, ans []dns.RR, scope int) []byte {
 	nAns := len(eps) + len(ans)
 	nNS := 0
 	if nAns == 0 {
@@ -339,8 +343,12 @@ func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode in
 	}
 	b = appendHeader(b, hdr, rcode, false, nAns, nNS, q.edns)
 	b = append(b, raw[headerLen:q.qend]...)
+	n := 16 // the record's length in Endpoint.Wire
+	if q.qtype == dns.TypeAAAA {
+		n = 28
+	}
 	for _, e := range eps {
-		b = appendAddr(b, q.qtype, pool.TTL, e.Addr) // e.RR's TTL, without reading e.RR
+		b = append(b, e.Wire[:n]...)
 	}
 	for _, rr := range ans {
 		var a netip.Addr
@@ -356,9 +364,16 @@ func (h *Handler) writeFast(b, raw []byte, hdr rawHeader, q *fastQuery, rcode in
 		b = appendAddr(b, q.qtype, rr.Header().Ttl, a)
 	}
 	if nNS == 1 {
-		b = h.appendNegSOA(b, snap, z, qname)
-		if b == nil {
-			return nil
+		if ne != nil && ne.slen > 0 {
+			b = append(b, ne.soa[:ne.slen]...)
+		} else {
+			start := len(b)
+			if b = h.appendNegSOA(b, snap, z, qname); b == nil {
+				return nil
+			}
+			if ne != nil && len(b)-start <= len(ne.soa) {
+				ne.slen = uint8(copy(ne.soa[:], b[start:])) // for the next query of this name
+			}
 		}
 	}
 	if q.edns {

@@ -41,16 +41,21 @@ type nameCache struct {
 // a byte shorter.
 type nameEntry struct {
 	klen uint8 // 0: empty
+	slen uint8 // bytes in soa; 0: not written yet (or too long to keep)
 	z    *zones.Zone
 	node *zones.Node // nil: NXDOMAIN
 	name string      // lowercase presentation form: node.Name, or in text
 	key  [nameCacheKey]byte
 	text [nameCacheKey]byte
+	// soa is the negative SOA record of an empty answer (NXDOMAIN,
+	// NODATA) as written after this question: it depends on nothing else.
+	soa [nameCacheSOA]byte
 }
 
 const (
 	nameCacheSets = 1024 // a power of two
 	nameCacheKey  = 64
+	nameCacheSOA  = 64 // a SOA whose names compress against the zone's origin fits
 )
 
 func newNameCache() *nameCache { return &nameCache{seed: maphash.MakeSeed()} }
@@ -72,11 +77,12 @@ func (c *nameCache) find(snap *zones.Snapshot, wire []byte) *nameEntry {
 }
 
 // add remembers that wire (the question name's bytes) is name, resolved in
-// snap to z and node, and returns name as a string that stays valid until
-// its slot is next written (at a later add or reset).
-func (c *nameCache) add(snap *zones.Snapshot, wire []byte, name string, z *zones.Zone, node *zones.Node) string {
+// snap to z and node, and returns its entry, whose name stays valid until
+// its slot is next written (at a later add or reset); nil for a name too
+// long to keep.
+func (c *nameCache) add(snap *zones.Snapshot, wire []byte, name string, z *zones.Zone, node *zones.Node) *nameEntry {
 	if len(wire) > nameCacheKey {
-		return name
+		return nil
 	}
 	if c.snap != snap {
 		c.reset()
@@ -85,7 +91,7 @@ func (c *nameCache) add(snap *zones.Snapshot, wire []byte, name string, z *zones
 	set := &c.sets[maphash.Bytes(c.seed, wire)&(nameCacheSets-1)]
 	set.last ^= 1
 	e := &set.ways[set.last]
-	e.klen = uint8(copy(e.key[:], wire))
+	e.klen, e.slen = uint8(copy(e.key[:], wire)), 0
 	e.z, e.node = z, node
 	if node != nil {
 		e.name = node.Name
@@ -93,7 +99,7 @@ func (c *nameCache) add(snap *zones.Snapshot, wire []byte, name string, z *zones
 		n := copy(e.text[:], name) // len(name) == len(wire)-1
 		e.name = unsafe.String(&e.text[0], n)
 	}
-	return e.name
+	return e
 }
 
 // reset empties the cache and lets go of the snapshot and its data.
@@ -104,7 +110,7 @@ func (c *nameCache) reset() {
 	for i := range c.sets {
 		for j := range c.sets[i].ways {
 			e := &c.sets[i].ways[j]
-			e.klen, e.z, e.node, e.name = 0, nil, nil, ""
+			e.klen, e.slen, e.z, e.node, e.name = 0, 0, nil, nil, ""
 		}
 	}
 	c.snap = nil

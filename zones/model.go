@@ -148,10 +148,15 @@ func (p *Pool) Family(qtype uint16) []*Endpoint {
 // The fields every answer reads come first, so that they share a cache
 // line: a query touches each endpoint of its pool.
 type Endpoint struct {
-	Addr       netip.Addr
-	State      State
-	Weight     uint32
-	Index      int    // position in Pool.Endpoints
+	Addr   netip.Addr
+	State  State
+	Weight uint32
+	Index  int // position in Pool.Endpoints
+	// Wire is the answer record as a reply to a question for the pool's
+	// name carries it, for writing replies without encoding: owner a
+	// pointer to the question name at offset 12 (0xC00C), type, class IN,
+	// the pool TTL, the address. 16 bytes are used for IPv4, 28 for IPv6.
+	Wire       [28]byte
 	CheckKey   string // identity of its health target; "" without a check
 	Priority   int
 	RR         dns.RR   // the prebuilt A/AAAA answer record (owner = pool name, TTL = pool TTL)

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -614,5 +615,36 @@ state = "up"
 		if got := z.Nodes[name].Pool.AlwaysUp; got != want {
 			t.Errorf("%s: always up (v4, v6) %v, want %v", name, got, want)
 		}
+	}
+}
+
+// Endpoint.Wire is the record as miekg/dns packs it in a compressed reply
+// to a question for the pool's name.
+func TestEndpointWire(t *testing.T) {
+	z := parseFile(t, "testdata/pools.test.toml")
+	n := 0
+	for _, p := range z.Pools {
+		for _, e := range p.Endpoints {
+			qtype := dns.TypeA
+			if e.Addr.Is6() {
+				qtype = dns.TypeAAAA
+			}
+			m := new(dns.Msg)
+			m.SetQuestion(p.Name, qtype)
+			m.Answer = []dns.RR{e.RR}
+			m.Compress = true
+			b, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := b[12+len(p.Name)+1+4:]
+			if got := e.Wire[:len(rec)]; !bytes.Equal(got, rec) || len(rec) != map[uint16]int{dns.TypeA: 16, dns.TypeAAAA: 28}[qtype] {
+				t.Errorf("%s %s: Wire %x, packed %x", p.Name, e.Addr, got, rec)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no endpoints: the test proves nothing")
 	}
 }

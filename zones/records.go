@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -258,6 +259,21 @@ func addrRR(owner string, ttl uint32, a netip.Addr) dns.RR {
 	return &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, ttl), AAAA: a.AsSlice()}
 }
 
+// wireAddr encodes the A or AAAA record of a, owned by a pointer to the
+// question name (see Endpoint.Wire).
+func wireAddr(ttl uint32, a netip.Addr) (w [28]byte) {
+	typ, n := dns.TypeA, 4
+	if a.Is6() {
+		typ, n = dns.TypeAAAA, 16
+	}
+	b := binary.BigEndian.AppendUint16(append(w[:0], 0xC0, 12), typ)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	_ = append(b, a.AsSlice()...)
+	return w
+}
+
 // ---- pools ----
 
 var policyByName = func() map[string]Policy {
@@ -435,6 +451,7 @@ func (p *parser) addEndpoint(pl *Pool, path string, e *Endpoint) bool {
 	}
 	e.Index = len(pl.Endpoints)
 	e.RR = addrRR(pl.Name, pl.TTL, e.Addr)
+	e.Wire = wireAddr(pl.TTL, e.Addr)
 	if pl.Check != nil {
 		e.CheckKey = pl.Check.key(e.Addr)
 	}
