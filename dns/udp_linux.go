@@ -250,13 +250,7 @@ func (u *udpSock) watch() error {
 	if err != nil {
 		return err
 	}
-	// Disarmed until a reader parks (park arms it for one event): armed
-	// all the time, every datagram would wake the runtime's netpoller.
-	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(u.fd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, u.fd, &ev); err != nil {
-		unix.Close(epfd)
-		return err
-	}
+	// The socket is added only while a reader parks (see park).
 	if err := unix.SetNonblock(epfd, true); err != nil { // so os.NewFile puts it in the netpoller
 		unix.Close(epfd)
 		return err
@@ -536,13 +530,20 @@ func (s *Server) serveUDP(r *udpReader) {
 
 // park waits, without the P, until the socket has a datagram (or Close
 // shut it down).
+//
+// The socket is in the epoll instance only meanwhile, for one event. Left
+// in it, the instance's entry on the socket's wait queue would make every
+// datagram sent and received wake that queue (sock_wfree,
+// sock_def_readable): measured at 60k qps, about 0.3 µs of kernel time per
+// query in the sender's wake-up path, 3% of all.
 func (r *udpReader) park() {
 	r.fs.release(r.s.h.cfg.Zones.Current()) // an idle reader keeps no old snapshot alive
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(r.sock.fd)}
-	if err := unix.EpollCtl(r.sock.epfd, unix.EPOLL_CTL_MOD, r.sock.fd, &ev); err != nil {
+	if err := unix.EpollCtl(r.sock.epfd, unix.EPOLL_CTL_ADD, r.sock.fd, &ev); err != nil {
 		return // the next recvmmsg waits instead
 	}
 	_ = r.sock.epRC.Read(r.readyFn) // an error: Close ran, the caller sees closing
+	_ = unix.EpollCtl(r.sock.epfd, unix.EPOLL_CTL_DEL, r.sock.fd, nil)
 }
 
 // ready is park's RawConn.Read callback: whether the socket is readable.
