@@ -305,9 +305,10 @@ func (l *Limiter) Exempt(src netip.Addr) bool {
 		return false
 	}
 	st := &l.stats[addrShard(src)]
-	st.checked.Add(1)
 	if l.rate != 0 {
-		st.exempt.Add(1)
+		st.exempt.Add(1) // Stats counts it as checked too: one atomic add here
+	} else {
+		st.checked.Add(1)
 	}
 	return true
 }
@@ -426,8 +427,9 @@ func (l *Limiter) Stats() Stats {
 	var s Stats
 	for i := range l.stats {
 		c := &l.stats[i]
-		s.Checked += c.checked.Load()
-		s.Exempt += c.exempt.Load()
+		e := c.exempt.Load()
+		s.Checked += c.checked.Load() + e
+		s.Exempt += e
 		s.Slipped += c.slipped.Load()
 		s.Dropped += c.dropped.Load()
 		s.WouldLimit += c.wouldLimit.Load()
