@@ -5,6 +5,7 @@ package dns
 
 import (
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/zones"
@@ -80,8 +81,25 @@ func GeneralPathOnly(h *Handler) { h.noFast = true }
 // included.
 type ReaderScratch = fastState
 
-// NewReaderScratch returns the scratch a new UDP reader starts with.
-func NewReaderScratch() *ReaderScratch { return &fastState{cache: newNameCache()} }
+// NewReaderScratch returns the scratch a new UDP reader of a handler with
+// locator l starts with.
+func NewReaderScratch(l Locator) *ReaderScratch {
+	return &fastState{cache: newNameCache(), loc: newLocCache(l)}
+}
+
+// VersionLocator is l with a Version, set by the test.
+type VersionLocator struct {
+	Locator
+	Ver   atomic.Uint64
+	Calls atomic.Int64
+}
+
+func (v *VersionLocator) Version() uint64 { return v.Ver.Load() }
+
+func (v *VersionLocator) Locate(a netip.Addr) geo.Location {
+	v.Calls.Add(1)
+	return v.Locator.Locate(a)
+}
 
 // RespondUDP answers raw as a UDP reader with scratch s does.
 func (h *Handler) RespondUDP(raw []byte, src netip.AddrPort, buf []byte, s *ReaderScratch) []byte {

@@ -53,6 +53,7 @@ type fastState struct {
 	c    Client
 
 	cache *nameCache // a UDP reader's; nil for pooled states
+	loc   *locCache  // a UDP reader's, when the Locator has a Version
 }
 
 // follow readies a UDP reader's state for snapshot snap: when it is not
@@ -67,13 +68,17 @@ func (fs *fastState) follow(snap *zones.Snapshot) {
 	}
 }
 
-// release lets go of what a UDP reader's state holds of snapshots other
-// than cur (the reader parks: it may not answer again for a long time).
-func (fs *fastState) release(cur *zones.Snapshot) {
-	if fs.cache != nil && fs.cache.snap != cur {
+// release lets go of everything a UDP reader's state holds of snapshots
+// and databases: the reader parks, and may not answer again for a long
+// time, while reloads replace what it would hold on to. (Keeping what is
+// current would not do: a reload may come while it is parked.) A reader
+// parks after 10 ms without a query, so under load this is rare.
+func (fs *fastState) release() {
+	if fs.cache != nil {
 		fs.cache.reset()
 		clear(fs.eps[:])
 	}
+	fs.loc.reset() // the locations' strings would keep replaced databases' memory
 }
 
 // maxWireName is the longest name on the wire (RFC 1035 §3.1).
@@ -110,9 +115,10 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	defer func() {
 		if r := recover(); r != nil {
 			// The panic may have left fs half-written: start it afresh.
-			c := fs.cache
-			*fs = fastState{cache: c}
+			c, l := fs.cache, fs.loc
+			*fs = fastState{cache: c, loc: l}
 			c.reset()
+			l.reset()
 			h.Stats.Panics.Add(1)
 			h.cfg.Log.Error("handler panic", "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 			out, ok = errorReply(hdr, dns.RcodeServerFailure, buf), true
@@ -174,6 +180,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			hv = h.cfg.Health()
 		}
 		c := h.clientFor(&fs.c, src, q.ecs != nil, q.ecsSrc, q.ecsIP)
+		c.cache = fs.loc
 		sel := h.sel.Select(pool, q.qtype, hv, c, fs.eps[:0], nil)
 		eps, scope = sel.Endpoints, sel.Scope
 	default:

@@ -77,14 +77,18 @@ func newTwin(t testing.TB, snap *zones.Snapshot, useECS bool, rc rrl.Config) *tw
 			down[k] = true
 		}
 	}
-	tw := &twin{fastObs: &recorder{}, genObs: &recorder{}, scratch: dnssrv.NewReaderScratch()}
+	// A locator with a Version: the fast handler's reader keeps its
+	// answers (the general path never does).
+	loc := &dnssrv.VersionLocator{Locator: dnssrv.TestLocator}
+	loc.Ver.Store(1)
+	tw := &twin{fastObs: &recorder{}, genObs: &recorder{}, scratch: dnssrv.NewReaderScratch(loc)}
 	mk := func(obs *recorder) *dnssrv.Handler {
 		rnd := rand.New(rand.NewPCG(1, 2))
 		return dnssrv.NewHandler(dnssrv.Config{
 			Now:      func() time.Time { return twinNow },
 			Zones:    &store,
 			Health:   func() dnssrv.HealthView { return down },
-			Locator:  dnssrv.TestLocator,
+			Locator:  loc,
 			Rand:     rnd.IntN,
 			UseECS:   useECS,
 			RRL:      &rc,
@@ -391,7 +395,7 @@ func TestNameCacheFollowsReload(t *testing.T) {
 	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
 	gen := dnssrv.NewHandler(dnssrv.Config{Zones: &store})
 	dnssrv.GeneralPathOnly(gen)
-	scratch := dnssrv.NewReaderScratch()
+	scratch := dnssrv.NewReaderScratch(nil)
 	src := netip.MustParseAddrPort("127.0.0.1:5353") // loopback: exempt from RRL
 	buf := make([]byte, 0, 1232)
 	ask := func(name, rcode string, answers int) {
@@ -448,4 +452,43 @@ func TestNameCacheFollowsReload(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%v allocations per query over %d names, want 0", n, len(names))
 	}
+}
+
+// A UDP reader keeps the locator's answers while its Version stays, and
+// asks again once it changes; the answers equal the general path's.
+func TestLocCacheFollowsVersion(t *testing.T) {
+	var store zones.Store
+	store.Replace(loadSnapshot(t))
+	loc := &dnssrv.VersionLocator{Locator: dnssrv.TestLocator}
+	loc.Ver.Store(1)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store, Locator: loc, UseECS: true})
+	gen := dnssrv.NewHandler(dnssrv.Config{Zones: &store, Locator: loc, UseECS: true})
+	dnssrv.GeneralPathOnly(gen)
+	scratch := dnssrv.NewReaderScratch(loc)
+	src := netip.MustParseAddrPort("127.0.0.1:5353")
+	buf := make([]byte, 0, 1232)
+	ask := func(ecs string, calls int64) {
+		t.Helper()
+		raw, err := query{q: "geo1.pools.test. A", edns: 1232, ecs: ecs}.msg().Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := loc.Calls.Load()
+		f := dnstest.Render(dnstest.Unpack(t, h.RespondUDP(raw, src, buf, scratch)))
+		g := dnstest.Render(dnstest.Unpack(t, gen.Respond(raw, src, false, buf)))
+		if !f.Equal(g) || len(f.Answer) == 0 {
+			t.Fatalf("ECS %s: reader answer differs from the general path's:\nreader:\n%s\ngeneral:\n%s", ecs, f, g)
+		}
+		if n := loc.Calls.Load() - before - 1; n != calls { // the general path asks once
+			t.Errorf("ECS %s: the reader asked the locator %d times, want %d", ecs, n, calls)
+		}
+	}
+	ask("81.2.69.0/24", 1)
+	ask("81.2.69.0/24", 0) // kept
+	ask("2001:db8:1::/48", 1)
+	ask("81.2.69.0/24", 0)
+	loc.Ver.Store(2) // the databases were replaced
+	ask("81.2.69.0/24", 1)
+	ask("2001:db8:1::/48", 1)
+	ask("2001:db8:1::/48", 0)
 }

@@ -24,9 +24,9 @@ import (
 // distinct names costs no allocation. Only names the fast path
 // accepted are stored, so equal bytes are a name already checked. The
 // cache belongs to one reader (no locks) and holds one snapshot's data:
-// it is emptied when the snapshot changes, and when its reader parks on
-// an older snapshot than the current one (fastState.follow, release), so
-// that no reader keeps an old snapshot alive.
+// it is emptied when the snapshot changes and when its reader parks
+// (fastState.follow, release), so that no reader keeps an old snapshot
+// alive.
 type nameCache struct {
 	snap *zones.Snapshot
 	seed maphash.Seed

@@ -58,6 +58,9 @@ func TestUDPReaderKeepsNoOldSnapshot(t *testing.T) {
 	if n := h.Stats.Fast.Load(); n != 3 {
 		t.Fatalf("%d of 3 queries took the fast path: the test proves nothing", n)
 	}
+	// Let the reader park first (10 ms without a query): a reload while it
+	// waits must not leave it holding the old snapshot either.
+	time.Sleep(50 * time.Millisecond)
 	gone := weak.Make(old)
 	old = nil
 	store.Replace(loadSnapshot(t))

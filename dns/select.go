@@ -33,13 +33,17 @@ type Client struct {
 	loc       geo.Location
 	located   bool
 	locator   Locator
+	cache     *locCache // a UDP reader's, for locator; nil: ask locator
 }
 
 // Location looks the client up once, on first use.
 func (c *Client) Location() geo.Location {
 	if !c.located {
 		c.located = true
-		if c.locator != nil && c.Addr.IsValid() {
+		switch {
+		case c.cache != nil && c.Addr.IsValid():
+			c.loc = c.cache.locate(c.Addr)
+		case c.locator != nil && c.Addr.IsValid():
 			c.loc = c.locator.Locate(c.Addr)
 		}
 	}

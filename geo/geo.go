@@ -122,7 +122,12 @@ type readerSet struct {
 	// stays per query but decoding the record (most of a lookup's cost)
 	// happens once per record that stays in its slot.
 	caches []*recCache
+	gen    uint64 // from setGen: Version
 }
+
+// setGen numbers the reader sets of every DB, so that no two share a
+// Version.
+var setGen atomic.Uint64
 
 // recCacheSize is the slots per database file: 32 KiB of pointers.
 const recCacheSize = 4096
@@ -141,7 +146,7 @@ type decoded struct {
 }
 
 func newSet(files []*file) *readerSet {
-	s := &readerSet{files: files}
+	s := &readerSet{files: files, gen: setGen.Add(1)}
 	for _, k := range []kind{kindCity, kindCountry} {
 		for _, f := range files {
 			if f.kind == k {
@@ -389,6 +394,20 @@ func familyPrefix(p netip.Prefix, a netip.Addr) netip.Prefix {
 		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 	}
 	return p.Masked()
+}
+
+// Version identifies the set of databases Locate answers from: every
+// Reload publishes a new set with a new Version, and nothing else changes
+// Locate's answers, so a caller may keep Locate's answer for an address
+// while Version stays the same. Versions are never 0, except for a nil DB.
+func (d *DB) Version() uint64 {
+	if d == nil {
+		return 0
+	}
+	if set := d.cur.Load(); set != nil {
+		return set.gen
+	}
+	return 0
 }
 
 // Info describes each database file, in the order given to Open.

@@ -417,6 +417,30 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// Version stays while nothing is reloaded and changes with every Reload,
+// so callers may keep Locate's answers in between.
+func TestVersion(t *testing.T) {
+	city, asn := writeTestDBs(t)
+	db := openTest(t, city, asn)
+	v := db.Version()
+	if v == 0 {
+		t.Fatal("Version of an open DB is 0")
+	}
+	db.Locate(netip.MustParseAddr("81.2.69.170"))
+	if got := db.Version(); got != v {
+		t.Errorf("Version moved from %d to %d without a Reload", v, got)
+	}
+	if err := db.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Version(); got == v || got == 0 {
+		t.Errorf("Version after Reload is %d (was %d), want a new one", got, v)
+	}
+	if v := (*DB)(nil).Version(); v != 0 {
+		t.Errorf("nil DB Version %d, want 0", v)
+	}
+}
+
 // TestReloadConcurrent runs lookups while reloads swap files, for the race
 // detector.
 func TestReloadConcurrent(t *testing.T) {
