@@ -62,23 +62,31 @@ func benchQueries(b testing.TB) []struct {
 	}
 }
 
-// TestObservedAnswersAllocateNothing: with metrics on (query log off),
-// the fast path's answers, NXDOMAIN's included, allocate nothing per query.
-func TestObservedAnswersAllocateNothing(t *testing.T) {
+// observedZones serves cmd/gslb's test zones and returns them with the
+// server's observer (metrics on, query log off), closed at the end.
+func observedZones(tb testing.TB) (*zones.Store, *observer) {
+	tb.Helper()
 	snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	var store zones.Store
+	store := new(zones.Store)
 	store.Replace(snap)
 	m := newMetrics()
 	m.update(snap)
 	ql, err := newQueryLog(false, "", "text", io.Discard, slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer ql.close()
-	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: &observer{m: m, ql: ql}})
+	tb.Cleanup(ql.close)
+	return store, &observer{m: m, ql: ql}
+}
+
+// TestObservedAnswersAllocateNothing: with metrics on (query log off),
+// the fast path's answers, NXDOMAIN's included, allocate nothing per query.
+func TestObservedAnswersAllocateNothing(t *testing.T) {
+	store, obs := observedZones(t)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: store, UseECS: true, Observer: obs})
 	buf := make([]byte, 0, 65535)
 	for _, q := range benchQueries(t) {
 		if q.name == "refused" {
@@ -98,29 +106,17 @@ func TestObservedAnswersAllocateNothing(t *testing.T) {
 }
 
 func BenchmarkRespond(b *testing.B) {
-	snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var store zones.Store
-	store.Replace(snap)
-	m := newMetrics()
-	m.update(snap)
-	ql, err := newQueryLog(false, "", "text", io.Discard, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ql.close()
+	store, obs := observedZones(b)
 	handlers := []struct {
 		name string
 		obs  dnssrv.Observer
 	}{
 		{"metrics=off", nil},
-		{"metrics=on", &observer{m: m, ql: ql}},
+		{"metrics=on", obs},
 	}
 	for _, q := range benchQueries(b) {
 		for _, h := range handlers {
-			hd := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: h.obs})
+			hd := dnssrv.NewHandler(dnssrv.Config{Zones: store, UseECS: true, Observer: h.obs})
 			buf := make([]byte, 0, 65535)
 			b.Run(q.name+"/"+h.name, func(b *testing.B) {
 				b.ReportAllocs()
@@ -241,21 +237,9 @@ func quantile(xs []float64, q float64) float64 {
 // which separate benchmark runs suffer from. It reports ns/query for both
 // sides and the overhead in percent.
 func BenchmarkObserverAB(b *testing.B) {
-	snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var store zones.Store
-	store.Replace(snap)
-	m := newMetrics()
-	m.update(snap)
-	ql, err := newQueryLog(false, "", "text", io.Discard, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ql.close()
-	off := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true})
-	on := dnssrv.NewHandler(dnssrv.Config{Zones: &store, UseECS: true, Observer: &observer{m: m, ql: ql}})
+	store, obs := observedZones(b)
+	off := dnssrv.NewHandler(dnssrv.Config{Zones: store, UseECS: true})
+	on := dnssrv.NewHandler(dnssrv.Config{Zones: store, UseECS: true, Observer: obs})
 	queries := benchQueries(b)
 	buf := make([]byte, 0, 65535)
 	const chunk = 256
