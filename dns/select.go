@@ -41,9 +41,10 @@ func (c *Client) Location() geo.Location {
 	if !c.located {
 		c.located = true
 		switch {
-		case c.cache != nil && c.Addr.IsValid():
+		case !c.Addr.IsValid():
+		case c.cache != nil:
 			c.loc = c.cache.locate(c.Addr)
-		case c.locator != nil && c.Addr.IsValid():
+		case c.locator != nil:
 			c.loc = c.locator.Locate(c.Addr)
 		}
 	}
@@ -117,23 +118,16 @@ func (s *Selector) Select(p *zones.Pool, qtype uint16, hv HealthView, c *Client,
 	if qtype == dns.TypeAAAA {
 		fi = 1
 	}
-	if p.Policy == zones.RoundRobin && p.AlwaysUp[fi] && tr == nil {
-		// What the rest does for it, without the health pass: every
-		// endpoint, rotated.
-		k := int(s.next(p, nil) % uint64(len(fam)))
-		up := append(append(buf[:0], fam[k:]...), fam[:k]...)
-		n := p.Answers
-		if n == 0 || n > len(up) {
-			n = len(up)
-		}
-		return Selection{Endpoints: up[:n]}
-	}
 	up := buf[:0]
-	for _, e := range fam {
-		if healthy(e, hv) {
-			up = append(up, e)
-		} else if tr != nil {
-			tr.Step("drop %s: %s", e.Addr, whyDown(e))
+	if p.AlwaysUp[fi] {
+		up = append(up, fam...) // healthy whatever the health view says: no pass
+	} else {
+		for _, e := range fam {
+			if healthy(e, hv) {
+				up = append(up, e)
+			} else if tr != nil {
+				tr.Step("drop %s: %s", e.Addr, whyDown(e))
+			}
 		}
 	}
 	var sel Selection

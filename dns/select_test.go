@@ -381,8 +381,8 @@ lon = 139.69
 	}
 }
 
-// A roundrobin pool whose endpoints are always up skips the health pass:
-// it must answer as the pass would, rotation and answers cap included.
+// A pool whose endpoints are always up skips the health pass: it must
+// answer as the pass would, rotation and answers cap included.
 func TestSelectAlwaysUpMatchesHealthPass(t *testing.T) {
 	z := testPools(t)
 	for _, name := range []string{"rr", "rr2"} {
