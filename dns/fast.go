@@ -81,9 +81,6 @@ func (fs *fastState) release() {
 	fs.loc.reset() // the locations' strings would keep replaced databases' memory
 }
 
-// maxWireName is the longest name on the wire (RFC 1035 §3.1).
-const maxWireName = 255
-
 var fastPool = sync.Pool{New: func() any { return new(fastState) }}
 
 // fastQuery is what the fast path read from a query.
@@ -124,6 +121,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			out, ok = errorReply(hdr, dns.RcodeServerFailure, buf), true
 		}
 		if pooled {
+			clear(fs.eps[:]) // a pooled state keeps no snapshot data (a reader's: see follow)
 			fastPool.Put(fs)
 		}
 	}()
@@ -196,9 +194,6 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 	answered := len(eps)+len(ans) > 0
 	b := h.writeFast(buf[:0], raw, hdr, &q, rcode, snap, z, qname, e, eps, ans, scope)
 	if b == nil || len(b) > size {
-		if fs.cache == nil {
-			clear(fs.eps[:])
-		}
 		return nil, false
 	}
 	if h.cfg.Observer != nil {
@@ -217,9 +212,6 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			}
 		}
 		h.cfg.Observer.Observe(o)
-	}
-	if fs.cache == nil {
-		clear(fs.eps[:]) // a pooled state keeps no snapshot data (a reader's: see follow)
 	}
 	switch {
 	case q.cookie == nil:
@@ -295,7 +287,7 @@ func readFastQuery(raw []byte, hdr rawHeader) (end int, q fastQuery, ok bool) {
 			break
 		}
 	}
-	if off+4 > len(raw) || off-headerLen > maxWireName {
+	if off+4 > len(raw) {
 		return 0, q, false
 	}
 	end = off

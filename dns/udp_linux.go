@@ -88,7 +88,7 @@ type udpSock struct {
 	// one gets the reply from another and drops it.
 	pktinfo bool
 
-	epfd  int             // an epoll instance holding fd (for park)...
+	epfd  int             // an epoll instance, holding fd while a reader parks...
 	ep    *os.File        // ...in the netpoller (its Fd method would make it blocking)
 	epRC  syscall.RawConn // ep's
 	epOut [1]unix.EpollEvent

@@ -234,16 +234,10 @@ func (m *metrics) observe(o *dnssrv.Observation) {
 		}
 	}
 	pe.c.queries.Add(1)
-	n := len(o.Picked)
-	if o.Picked != nil { // the fast path: no iterator
-		for _, e := range o.Picked {
-			pe.eps[e.Index].answers.Add(1)
-		}
-	} else {
-		for e := range o.Endpoints() {
-			pe.eps[e.Index].answers.Add(1)
-			n++
-		}
+	n := 0
+	for e := range o.Endpoints() {
+		pe.eps[e.Index].answers.Add(1)
+		n++
 	}
 	if n == 0 {
 		pe.c.empty.Add(1)
