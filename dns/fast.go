@@ -61,9 +61,7 @@ type fastState struct {
 // left in eps by earlier answers), they are let go, so that a busy reader
 // keeps no old snapshot alive; eps is not cleared per query.
 func (fs *fastState) follow(snap *zones.Snapshot) {
-	if fs.cache != nil && fs.cache.snap != snap {
-		fs.cache.reset()
-		fs.cache.snap = snap
+	if fs.cache != nil && fs.cache.use(snap) {
 		clear(fs.eps[:])
 	}
 }
@@ -148,7 +146,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		z     *zones.Zone
 		node  *zones.Node
 	)
-	e := fs.cache.find(snap, raw[headerLen:end])
+	e := fs.cache.find(raw[headerLen:end])
 	if e != nil {
 		qname, z, node = e.name, e.z, e.node
 	} else {
@@ -156,7 +154,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 			return nil, false
 		}
 		if fs.cache != nil {
-			if e = fs.cache.add(snap, raw[headerLen:end], qname, z, node); e != nil {
+			if e = fs.cache.add(raw[headerLen:end], qname, z, node); e != nil {
 				qname = e.name
 			}
 		}

@@ -24,9 +24,9 @@ import (
 // distinct names costs no allocation. Only names the fast path
 // accepted are stored, so equal bytes are a name already checked. The
 // cache belongs to one reader (no locks) and holds one snapshot's data:
-// it is emptied when the snapshot changes and when its reader parks
-// (fastState.follow, release), so that no reader keeps an old snapshot
-// alive.
+// it is emptied when the snapshot changes (use, from fastState.follow)
+// and when its reader parks (release), so that no reader keeps an old
+// snapshot alive.
 type nameCache struct {
 	snap *zones.Snapshot
 	seed maphash.Seed
@@ -60,10 +60,21 @@ const (
 
 func newNameCache() *nameCache { return &nameCache{seed: maphash.MakeSeed()} }
 
+// use readies the cache for answers from snap: when it holds another
+// snapshot's names it is emptied first, and use reports true.
+func (c *nameCache) use(snap *zones.Snapshot) bool {
+	if c.snap == snap {
+		return false
+	}
+	c.reset()
+	c.snap = snap
+	return true
+}
+
 // find returns the entry for the name in wire (the question name's bytes),
-// if the cache has it for snap.
-func (c *nameCache) find(snap *zones.Snapshot, wire []byte) *nameEntry {
-	if c == nil || c.snap != snap || len(wire) > nameCacheKey {
+// if the cache has it (for the snapshot of the last use).
+func (c *nameCache) find(wire []byte) *nameEntry {
+	if c == nil || len(wire) > nameCacheKey {
 		return nil
 	}
 	set := &c.sets[maphash.Bytes(c.seed, wire)&(nameCacheSets-1)]
@@ -76,17 +87,13 @@ func (c *nameCache) find(snap *zones.Snapshot, wire []byte) *nameEntry {
 	return nil
 }
 
-// add remembers that wire (the question name's bytes) is name, resolved in
-// snap to z and node, and returns its entry, whose name stays valid until
-// its slot is next written (at a later add or reset); nil for a name too
-// long to keep.
-func (c *nameCache) add(snap *zones.Snapshot, wire []byte, name string, z *zones.Zone, node *zones.Node) *nameEntry {
+// add remembers that wire (the question name's bytes) is name, resolved
+// in the snapshot of the last use to z and node, and returns its entry,
+// whose name stays valid until its slot is next written (at a later add
+// or reset); nil for a name too long to keep.
+func (c *nameCache) add(wire []byte, name string, z *zones.Zone, node *zones.Node) *nameEntry {
 	if len(wire) > nameCacheKey {
 		return nil
-	}
-	if c.snap != snap {
-		c.reset()
-		c.snap = snap
 	}
 	set := &c.sets[maphash.Bytes(c.seed, wire)&(nameCacheSets-1)]
 	set.last ^= 1
