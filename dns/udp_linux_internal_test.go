@@ -3,7 +3,11 @@
 package dns
 
 import (
+	"net"
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,5 +42,99 @@ func TestUDPOmitsPMTU(t *testing.T) {
 		}
 		closeUDP(g)
 		ln.Close()
+	}
+}
+
+// TestUDPSparseReceives: after sparseAfter batch receives of one datagram
+// each, the reader receives one at a time (recvfrom, or recvmmsg of one
+// on a socket with control data) for sparseRun receives, then batches
+// again; a single receive reads what a batch one does: the bytes, the
+// source address, an overlong datagram marked truncated, and the
+// destination address as control data.
+func TestUDPSparseReceives(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
+		t.Run(listen, func(t *testing.T) {
+			g, ln, err := listenUDP(listen, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			defer closeUDP(g)
+			s := NewServer(ServerConfig{}, NewHandler(Config{}))
+			r := s.newUDPReader(g[0])
+			_, port, _ := net.SplitHostPort(g[0].addr)
+			cl, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			from := cl.LocalAddr().(*net.UDPAddr).AddrPort()
+
+			send := func(msgs ...string) {
+				t.Helper()
+				for _, m := range msgs {
+					if _, err := cl.Write([]byte(m)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(20 * time.Millisecond) // all queued before the receive
+			}
+			// recv takes what is queued and checks slot i of it: its bytes and
+			// source, and with control data, a destination to reply from.
+			recv := func(want ...string) {
+				t.Helper()
+				n, e := r.recv()
+				if e != 0 || n != len(want) {
+					t.Fatalf("recv: %d datagrams, errno %v; want %d", n, e, len(want))
+				}
+				for i, w := range want {
+					m := &r.msgs[i]
+					got := string(r.in[i*udpMaxRead : i*udpMaxRead+int(m.n)])
+					if len(w) > udpMaxRead {
+						if m.hdr.Flags&unix.MSG_TRUNC == 0 || int(m.n) != udpMaxRead {
+							t.Errorf("slot %d: %d bytes of an overlong datagram, flags %#x: not marked truncated", i, m.n, m.hdr.Flags)
+						}
+					} else if got != w || m.hdr.Flags&unix.MSG_TRUNC != 0 {
+						t.Errorf("slot %d: %q (flags %#x), want %q", i, got, m.hdr.Flags, w)
+					}
+					// (A wildcard socket is dual stack: IPv4 sources come v4-mapped.)
+					src, ok := sockaddrAddrPort(&r.names[i], m.hdr.Namelen)
+					if src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port()); !ok || src != from {
+						t.Errorf("slot %d: source %v (ok %v), want %v", i, src, ok, from)
+					}
+					if r.cmsg != nil {
+						c := r.cmsg[i*udpCmsgLen : i*udpCmsgLen+min(int(m.hdr.Controllen), udpCmsgLen)]
+						if replyFrom(c) == 0 {
+							t.Errorf("slot %d: no destination address in the control data", i)
+						}
+					}
+				}
+				r.resetNames(n)
+			}
+
+			send("a", "b")
+			recv("a", "b") // a batch
+			for i := range sparseAfter {
+				if r.single != 0 {
+					t.Fatalf("single receives after %d batch receives of one", i)
+				}
+				send("one")
+				recv("one")
+			}
+			if r.single != sparseRun {
+				t.Fatalf("after %d batch receives of one: %d single receives to come, want %d", sparseAfter, r.single, sparseRun)
+			}
+			long := strings.Repeat("x", udpMaxRead+100)
+			send("c", "d", long)
+			recv("c")
+			recv("d")
+			recv(long)
+			for range sparseRun - 3 {
+				send("e")
+				recv("e")
+			}
+			send("f", "g", "h")
+			recv("f", "g", "h") // a batch again
+		})
 	}
 }
