@@ -498,14 +498,21 @@ func (r *udpReader) recvOne() (int, syscall.Errno) {
 // (bounded by the send timeout) before the rest of the batch is dropped,
 // as a router drops what does not fit its queue.
 func (r *udpReader) send() {
-	fd := uintptr(r.sock.fd)
 	flags := uintptr(unix.MSG_DONTWAIT)
 	for sent := 0; sent < r.nsend; {
-		n, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.omsgs[sent])),
-			uintptr(r.nsend-sent), flags, 0, 0)
+		var e syscall.Errno
+		n := 1
+		if r.nsend-sent == 1 && r.omsgs[sent].hdr.Controllen == 0 {
+			e = r.sendOne(sent, flags)
+		} else {
+			var k uintptr
+			k, _, e = syscall.RawSyscall6(unix.SYS_SENDMMSG, uintptr(r.sock.fd), uintptr(unsafe.Pointer(&r.omsgs[sent])),
+				uintptr(r.nsend-sent), flags, 0, 0)
+			n = int(k)
+		}
 		switch e {
 		case 0:
-			sent += int(n)
+			sent += n
 		case syscall.EINTR:
 			runtime.Gosched() // the runtime may want the P (see the top of this file)
 		case syscall.EAGAIN:
@@ -519,6 +526,16 @@ func (r *udpReader) send() {
 			sent++
 		}
 	}
+}
+
+// sendOne sends batch entry i, which has no control data, with sendto:
+// the kernel reads no message header or iovec for it. With sparse
+// traffic (see recv) every batch is one reply.
+func (r *udpReader) sendOne(i int, flags uintptr) syscall.Errno {
+	o := &r.omsgs[i].hdr
+	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(r.sock.fd), uintptr(unsafe.Pointer(r.oiov[i].Base)), uintptr(r.oiov[i].Len),
+		flags, uintptr(unsafe.Pointer(o.Name)), uintptr(o.Namelen))
+	return e
 }
 
 // serveUDP reads, answers and replies until Close.
