@@ -150,7 +150,7 @@ func runPerfOnce(o perfOpts, port, pid int, file string, rate int, secs float64,
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 
-	cpu0, user0, err := procCPU(pid)
+	cpu0, err := procCPU(pid)
 	if err != nil {
 		return r, fmt.Errorf("server gone: %w", err)
 	}
@@ -160,18 +160,18 @@ func runPerfOnce(o perfOpts, port, pid int, file string, rate int, secs float64,
 	runErr := cmd.Run()
 	r.Wall = time.Since(t0).Seconds()
 	busy1, steal1 := machineBusy()
-	cpu1, user1, err := procCPU(pid)
+	cpu1, err := procCPU(pid)
 	if err != nil {
 		return r, fmt.Errorf("server gone during the run: %w", err)
 	}
-	r.ServerUser, r.ServerSleeps = user1-user0, procSleeps(pid)-sleeps0
+	r.ServerSleeps = procSleeps(pid) - sleeps0
 	if ctx.Err() != nil {
 		return r, errHung
 	}
 	if runErr != nil {
 		return r, fmt.Errorf("dnsperf %s: %v: %s", strings.Join(args, " "), runErr, strings.TrimSpace(stderr.String()))
 	}
-	r.ServerCPU = cpu1 - cpu0
+	r.ServerCPU, r.ServerUser = cpuDelta(cpu0, cpu1)
 	if ps := cmd.ProcessState; ps != nil {
 		r.LoadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
 	}

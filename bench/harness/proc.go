@@ -21,24 +21,39 @@ var clkTck = func() float64 {
 	return 100
 }()
 
-// procCPU is the user plus system CPU time of a process and all its
-// threads so far, and the user part alone, in seconds. The total is the
-// sum of the threads' run time in nanoseconds (/proc/PID/task/*/schedstat,
-// the scheduler's own count) where the kernel has it: utime + stime of
-// /proc/PID/stat are in clock ticks (10 ms), about 2% of a whole 8 s run
-// at 10k qps. A thread that ended between two readings would take its time
-// with it; neither server ends threads while it serves. The user part
-// comes from /proc/PID/stat (the kernel splits run time into user and
-// system by sampling, per tick).
-func procCPU(pid int) (total, user float64, err error) {
-	total, user, err = procStat(pid)
+// cpuReading is a process's CPU time so far: total, the sum of its
+// threads' run time in nanoseconds (/proc/PID/task/*/schedstat, the
+// scheduler's own count) where the kernel has it, else utime + stime of
+// /proc/PID/stat; and utime and utime + stime, in clock ticks. Ticks (10
+// ms) would quantize a whole 8 s run at 10k qps by about 2%, and the
+// kernel splits run time into user and system by sampling at ticks, so
+// cpuDelta takes only the user share from them. A thread that ended
+// between two readings would take its time with it; neither server ends
+// threads while it serves.
+type cpuReading struct {
+	total, ticks, userTicks float64 // seconds
+}
+
+func procCPU(pid int) (cpuReading, error) {
+	total, user, err := procStat(pid)
 	if err != nil {
-		return 0, 0, err
+		return cpuReading{}, err
 	}
+	r := cpuReading{total: total, ticks: total, userTicks: user}
 	if ns, ok := procSchedstat(pid); ok {
-		total = ns
+		r.total = ns
 	}
-	return total, user, nil
+	return r, nil
+}
+
+// cpuDelta is the CPU time between two readings, and its user part: the
+// user share of the ticks applied to the total (0 without ticks).
+func cpuDelta(a, b cpuReading) (total, user float64) {
+	total = b.total - a.total
+	if t := b.ticks - a.ticks; t > 0 {
+		user = total * (b.userTicks - a.userTicks) / t
+	}
+	return total, user
 }
 
 // procSchedstat sums the run time of pid's threads, in seconds.
