@@ -110,8 +110,10 @@ type endpointCounter struct {
 // poolEntry is one *zones.Pool of a snapshot with its counters; eps is
 // indexed by zones.Endpoint.Index.
 type poolEntry struct {
-	c   *poolCounters
-	eps []*endpointCounter
+	pool *zones.Pool
+	zc   *zoneCounters // its zone's
+	c    *poolCounters
+	eps  []*endpointCounter
 }
 
 type poolKey struct{ zone, name string }
@@ -123,6 +125,11 @@ type metricsIndex struct {
 	origins map[string]*zoneCounters
 	pools   map[*zones.Pool]*poolEntry
 	byKey   map[poolKey]*poolEntry
+	// poolTab holds pools' entries as well, for the query path: open
+	// addressing on zones.Pool.Hash (fixed at load), where the map hashes
+	// the pointer per lookup. Its length is a power of two, at least
+	// twice the pools.
+	poolTab []*poolEntry
 	eps     map[poolKey]map[string]*endpointCounter // for reuse by the next update
 }
 
@@ -183,7 +190,7 @@ func (m *metrics) update(snap *zones.Snapshot) {
 			} else {
 				pc = &poolCounters{zone: z.Origin, name: p.Name}
 			}
-			pe := &poolEntry{c: pc, eps: make([]*endpointCounter, len(p.Endpoints))}
+			pe := &poolEntry{pool: p, zc: zc, c: pc, eps: make([]*endpointCounter, len(p.Endpoints))}
 			byAddr := map[string]*endpointCounter{}
 			fresh := make([]endpointCounter, len(p.Endpoints)) // side by side: a query counts several
 			for i, e := range p.Endpoints {
@@ -201,15 +208,51 @@ func (m *metrics) update(snap *zones.Snapshot) {
 			n.eps[k] = byAddr
 		}
 	}
+	size := 2
+	for size < 2*len(n.pools) {
+		size <<= 1
+	}
+	n.poolTab = make([]*poolEntry, size)
+	mask := uint64(len(n.poolTab) - 1)
+	for p, pe := range n.pools {
+		i := p.Hash & mask
+		for n.poolTab[i] != nil {
+			i = (i + 1) & mask
+		}
+		n.poolTab[i] = pe
+	}
 	m.idx.Store(n)
+}
+
+// pool returns p's entry, nil when p is not in the index's snapshot.
+func (x *metricsIndex) pool(p *zones.Pool) *poolEntry {
+	if len(x.poolTab) == 0 {
+		return nil
+	}
+	mask := uint64(len(x.poolTab) - 1)
+	for i := p.Hash & mask; ; i = (i + 1) & mask {
+		if pe := x.poolTab[i]; pe == nil || pe.pool == p {
+			return pe
+		}
+	}
 }
 
 // observe counts one answered query. It runs on the query path: atomic
 // adds only, found through the published index.
 func (m *metrics) observe(o *dnssrv.Observation) {
 	idx := m.idx.Load()
+	var pe *poolEntry
+	if o.Pool != nil {
+		if pe = idx.pool(o.Pool); pe == nil { // a reload raced the query
+			if pe = idx.byKey[poolKey{o.Pool.Zone, o.Pool.Name}]; pe != nil && len(pe.eps) != len(o.Pool.Endpoints) {
+				pe = nil // the pool changed meanwhile: not worth a guess
+			}
+		}
+	}
 	zc := &m.none
-	if o.Zone != nil {
+	if pe != nil {
+		zc = pe.zc // the counters of the pool's zone (kept by origin across reloads)
+	} else if o.Zone != nil {
 		if c := idx.zones[o.Zone]; c != nil {
 			zc = c
 		} else if c := idx.origins[o.Zone.Origin]; c != nil { // a reload raced the query
@@ -224,14 +267,8 @@ func (m *metrics) observe(o *dnssrv.Observation) {
 	if o.HasECS {
 		m.ecs.Add(1)
 	}
-	if o.Pool == nil {
-		return
-	}
-	pe := idx.pools[o.Pool]
 	if pe == nil {
-		if pe = idx.byKey[poolKey{o.Pool.Zone, o.Pool.Name}]; pe == nil || len(pe.eps) != len(o.Pool.Endpoints) {
-			return // the pool changed or went away meanwhile: not worth a guess
-		}
+		return
 	}
 	pe.c.queries.Add(1)
 	n := 0

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	dnssrv "github.com/gslb/gslb/dns"
+	"github.com/gslb/gslb/zones"
 )
 
 // scrapeMetrics fetches /metrics and parses it with Prometheus' own text
@@ -289,4 +293,55 @@ func waitForFile(t testing.TB, path string, subs ...string) string {
 		return true, ""
 	})
 	return text
+}
+
+// TestMetricsPoolTable: the query path's pool table finds every pool of
+// the snapshot by identity, also when hashes collide, and not a pool of
+// another load (same names and hashes, other objects); such a pool is
+// still counted, by zone and name.
+func TestMetricsPoolTable(t *testing.T) {
+	load := func() *zones.Snapshot {
+		snap, err := zones.NewLoader(filepath.Join("testdata", "zones")).Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	snap, other := load(), load()
+	var pools, stale []*zones.Pool
+	for _, z := range snap.Zones() {
+		pools = append(pools, z.Pools...)
+	}
+	for _, z := range other.Zones() {
+		stale = append(stale, z.Pools...)
+	}
+	if len(pools) < 2 {
+		t.Fatalf("%d pools in the test zones: too few to prove anything", len(pools))
+	}
+	for _, collide := range []bool{false, true} {
+		if collide { // every pool on one slot: lookups must probe past the others
+			for _, p := range append(slices.Clone(pools), stale...) {
+				p.Hash = 7
+			}
+		}
+		m := newMetrics()
+		m.update(snap)
+		idx := m.idx.Load()
+		for _, p := range pools {
+			if pe := idx.pool(p); pe == nil || pe.pool != p || pe != idx.pools[p] {
+				t.Errorf("collide=%v: pool %s not found by identity", collide, p.Name)
+			}
+		}
+		for _, p := range stale {
+			if pe := idx.pool(p); pe != nil {
+				t.Errorf("collide=%v: a pool %s of another load found as %s", collide, p.Name, pe.pool.Name)
+			}
+		}
+		p := stale[0]
+		before := idx.byKey[poolKey{p.Zone, p.Name}].c.queries.Load()
+		m.observe(&dnssrv.Observation{Qtype: dns.TypeA, Zone: other.Zones()[0], Pool: p, Picked: p.V4[:min(1, len(p.V4))]})
+		if got := idx.byKey[poolKey{p.Zone, p.Name}].c.queries.Load(); got != before+1 {
+			t.Errorf("collide=%v: a pool of another load not counted by name: %d queries, want %d", collide, got, before+1)
+		}
+	}
 }
