@@ -442,9 +442,9 @@ func (r *udpReader) resetNames(n int) {
 //
 // A batch receive costs more than a single one when one datagram is all
 // there is: after the first, the kernel tries the next slot (its message
-// header read in again, the socket locked, the queue found empty), about
-// 0.3-0.4 µs on the development VM, as much again as a single receive
-// costs. Under sparse traffic (a query at a time, each one waking the
+// header read in again, the socket locked, the queue found empty), 0.15
+// to 0.45 µs on the development VM, where a whole recvfrom of one
+// datagram took 0.4-0.5 µs (docs/perf.md, the third pass). Under sparse traffic (a query at a time, each one waking the
 // reader) that is every receive, so after sparseAfter batch receives in a
 // row that brought one datagram, the next sparseRun receives take one
 // each; the batch receive after them checks again. Queries that come
@@ -458,7 +458,8 @@ func (r *udpReader) recv() (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(r.sock.fd), uintptr(unsafe.Pointer(&r.msgs[0])),
 		udpBatch, unix.MSG_WAITFORONE, 0, 0)
 	if e == 0 {
-		if r.ones++; n != 1 {
+		r.ones++
+		if n != 1 {
 			r.ones = 0
 		} else if r.ones >= sparseAfter {
 			r.ones, r.single = 0, sparseRun

@@ -25,8 +25,8 @@ type perfRun struct {
 	Lost      int64   `json:"lost"`
 	QPS       float64 `json:"qps"` // completed per second of dnsperf's run time
 	Codes     string  `json:"codes"`
-	ServerCPU float64 `json:"server_cpu_s"` // utime+stime of the server during the run
-	// ServerUser is the utime part; ServerSleeps the times the server's
+	ServerCPU float64 `json:"server_cpu_s"` // the server's CPU time during the run (procCPU)
+	// ServerUser is the user part (cpuDelta); ServerSleeps the times the server's
 	// threads blocked (voluntary context switches) during the run.
 	ServerUser   float64 `json:"server_user_s"`
 	ServerSleeps int64   `json:"server_sleeps"`
