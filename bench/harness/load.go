@@ -661,8 +661,9 @@ bound: what kept the next step up from holding: "server" (its core full), "dnspe
   (the load generator's core full: the server may do more), "latency" (neither core
   full: the window of queries in flight ran out), "others" (other processes on the machine).
 CPU/q: the server's threads' run time (/proc/PID/task/*/schedstat, ns) over the run
-  / answered queries; user/sys: split by the user share of /proc/PID/stat's ticks; sleeps/q: voluntary context switches of all the server's
-  threads (/proc/PID/task/*/status) / answered queries, about one per wait for a query.
+  / answered queries; user/sys: split by the user share of /proc/PID/stat's ticks;
+  sleeps/q: voluntary context switches of all the server's threads
+  (/proc/PID/task/*/status) / answered queries, about one per wait for a query.
 p50/p99/max: dnsperf -v per-query latency of answered queries (lost ones excluded);
   @80% max: at 80% of that run's own max QPS (main workload only).
 RSS: VmRSS after the server's block of runs. others: the most CPU, in cores, that

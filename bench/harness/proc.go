@@ -32,6 +32,7 @@ var clkTck = func() float64 {
 // threads while it serves.
 type cpuReading struct {
 	total, ticks, userTicks float64 // seconds
+	ns                      bool    // total is from schedstat
 }
 
 func procCPU(pid int) (cpuReading, error) {
@@ -41,7 +42,7 @@ func procCPU(pid int) (cpuReading, error) {
 	}
 	r := cpuReading{total: total, ticks: total, userTicks: user}
 	if ns, ok := procSchedstat(pid); ok {
-		r.total = ns
+		r.total, r.ns = ns, true
 	}
 	return r, nil
 }
@@ -50,6 +51,9 @@ func procCPU(pid int) (cpuReading, error) {
 // user share of the ticks applied to the total (0 without ticks).
 func cpuDelta(a, b cpuReading) (total, user float64) {
 	total = b.total - a.total
+	if a.ns != b.ns { // one reading without schedstat: both from the ticks
+		total = b.ticks - a.ticks
+	}
 	if t := b.ticks - a.ticks; t > 0 {
 		user = total * (b.userTicks - a.userTicks) / t
 	}
