@@ -138,3 +138,46 @@ func TestUDPSparseReceives(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkUDPReceive: the cost of one receive with one datagram queued,
+// as a batch (recvmmsg of udpBatch slots: the kernel tries a second slot
+// and finds the queue empty) and as a single receive (recvfrom), the two
+// modes of udpReader.recv (docs/perf.md, the third pass). Run pinned to
+// one CPU:
+//
+//	taskset -c 1 go test -run '^$' -bench UDPReceive -benchtime 200000x -count 4 ./dns/
+func BenchmarkUDPReceive(b *testing.B) {
+	for _, mode := range []string{"batch", "single"} {
+		b.Run(mode, func(b *testing.B) {
+			g, ln, err := listenUDP("127.0.0.1:0", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			defer closeUDP(g)
+			r := NewServer(ServerConfig{}, NewHandler(Config{})).newUDPReader(g[0])
+			cl, err := net.Dial("udp", g[0].addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			q := make([]byte, 40)
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				if _, err := cl.Write(q); err != nil {
+					b.Fatal(err)
+				}
+				r.ones, r.single = 0, 0 // stay in the mode measured
+				if mode == "single" {
+					r.single = 1
+				}
+				b.StartTimer()
+				if n, e := r.recv(); n != 1 || e != 0 {
+					b.Fatalf("recv: %d datagrams, errno %v", n, e)
+				}
+				r.resetNames(1)
+			}
+		})
+	}
+}
