@@ -51,6 +51,7 @@ type fastState struct {
 	ck   [cookie.ReplyLen]byte   // our COOKIE option
 	eps  [16]*zones.Endpoint
 	c    Client
+	obs  Observation // what the Observer is shown; refers to snapshot data (see follow)
 
 	cache *nameCache // a UDP reader's; nil for pooled states
 	loc   *locCache  // a UDP reader's, when the Locator has a Version
@@ -63,6 +64,7 @@ type fastState struct {
 func (fs *fastState) follow(snap *zones.Snapshot) {
 	if fs.cache != nil && fs.cache.use(snap) {
 		clear(fs.eps[:])
+		fs.obs = Observation{}
 	}
 }
 
@@ -75,6 +77,7 @@ func (fs *fastState) release() {
 	if fs.cache != nil {
 		fs.cache.reset()
 		clear(fs.eps[:])
+		fs.obs = Observation{}
 	}
 	fs.loc.reset() // the locations' strings would keep replaced databases' memory
 }
@@ -120,6 +123,7 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		}
 		if pooled {
 			clear(fs.eps[:]) // a pooled state keeps no snapshot data (a reader's: see follow)
+			fs.obs = Observation{}
 			fastPool.Put(fs)
 		}
 	}()
@@ -196,13 +200,17 @@ func (h *Handler) fast(raw []byte, hdr rawHeader, src netip.AddrPort, buf []byte
 		return nil, false
 	}
 	if h.cfg.Observer != nil {
-		o := Observation{Qtype: q.qtype, Rcode: rcode, Src: src, Zone: z, Pool: pool}
-		if o.Name = qname; node != nil {
+		// The reader's own, field by field (a composite literal would be
+		// built on the stack and copied over).
+		o := &fs.obs
+		o.Name, o.Qtype, o.Rcode, o.TCP, o.Src = qname, q.qtype, rcode, false, src
+		if node != nil {
 			o.Name = node.Name // a string that outlives fs
 		}
+		o.Zone, o.Pool = z, pool
 		o.Answer, o.Picked = ans, eps // a pool answer: Answer nil, Picked's RRs
+		o.HasECS, o.ECS, o.Scope = q.ecs != nil, netip.Prefix{}, 0
 		if q.ecs != nil {
-			o.HasECS = true
 			if q.ecsIP.IsValid() {
 				o.ECS, _ = q.ecsIP.Prefix(q.ecsSrc)
 			}

@@ -157,6 +157,7 @@ type qstate struct {
 	extra [2]dns.RR
 	reqEx [1]dns.RR
 	eps   [16]*zones.Endpoint
+	obs   Observation
 }
 
 func (h *Handler) getQS() *qstate {
@@ -182,6 +183,7 @@ func (h *Handler) putQS(qs *qstate) {
 	clear(qs.extra[:])
 	clear(qs.reqEx[:])
 	clear(qs.eps[:])
+	qs.obs = Observation{}
 	h.queries.Put(qs)
 }
 
@@ -241,7 +243,7 @@ func (h *Handler) respond(raw []byte, src netip.AddrPort, tcp bool, buf []byte, 
 	snap := h.cfg.Zones.Current()
 	resp := h.answer(qs, snap, parse(raw, hdr, p, snap), src)
 	if h.cfg.Observer != nil {
-		h.observe(&p.req, resp, src, tcp, res) // every reply built, RRL or not
+		h.observe(&qs.obs, &p.req, resp, src, tcp, res) // every reply built, RRL or not
 	}
 	size := dns.MaxMsgSize
 	capped := false

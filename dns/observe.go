@@ -17,14 +17,18 @@ import (
 // truncate it. Queries that get no reply (responses, headerless bytes) or a
 // bare error reply (panics) are counted in Handler.Stats instead.
 type Observer interface {
-	Observe(o Observation)
+	Observe(o *Observation)
 }
 
-// Observation describes one answered query. It is passed by value so that
-// observing allocates nothing; Answer refers to the reply being sent and is
-// valid only during Observe (the records themselves are immutable and may
-// be kept), and so is Name, which may alias the handler's scratch (clone
-// it to keep it).
+// Observation describes one answered query. It is passed by pointer into
+// the handler's own per-query state, so that observing allocates and
+// copies nothing: o and everything it refers to are valid only during
+// Observe. Copy what you keep: the Observation itself, Name (it may alias
+// the handler's scratch: clone it), the Answer and Picked slices (the
+// records and endpoints themselves are immutable and may be kept).
+//
+// (The fast path writes each field in turn into its reused Observation:
+// a field added here must be set there too.)
 type Observation struct {
 	Name  string // the question name as asked; "" when the query had no single question
 	Qtype uint16
@@ -121,8 +125,8 @@ func (o *Observation) Endpoints() iter.Seq[*zones.Endpoint] {
 
 // observe reports the reply resp to req to the configured Observer; res
 // is what answer noted (the zone, the lowercase name).
-func (h *Handler) observe(req, resp *dns.Msg, src netip.AddrPort, tcp bool, res *result) {
-	o := Observation{Rcode: resp.Rcode, TCP: tcp, Src: src, Answer: resp.Answer, Zone: res.z}
+func (h *Handler) observe(o *Observation, req, resp *dns.Msg, src netip.AddrPort, tcp bool, res *result) {
+	*o = Observation{Rcode: resp.Rcode, TCP: tcp, Src: src, Answer: resp.Answer, Zone: res.z}
 	if len(req.Question) == 1 {
 		o.Name, o.Qtype = req.Question[0].Name, req.Question[0].Qtype
 		if res.z != nil {

@@ -423,10 +423,10 @@ type observer struct {
 	ql *queryLog
 }
 
-func (o *observer) Observe(ob dnssrv.Observation) {
-	o.m.observe(&ob)
+func (o *observer) Observe(ob *dnssrv.Observation) {
+	o.m.observe(ob)
 	if o.ql != nil && o.ql.on.Load() {
-		o.ql.add(&ob)
+		o.ql.add(ob)
 	}
 }
 
