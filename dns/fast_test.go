@@ -317,6 +317,41 @@ func TestFastPathRRL(t *testing.T) {
 	}
 }
 
+// TestFastPathRRLExemptSources: the fast path remembers the last source
+// rate limiting exempted; sources taking turns, exempt or not (a
+// v4-mapped exempt address among them), are limited and accounted as on
+// the general path.
+func TestFastPathRRLExemptSources(t *testing.T) {
+	snap := loadSnapshot(t)
+	rc := rrl.DefaultConfig()
+	rc.ResponsesPerSecond, rc.Window, rc.Slip = 5, time.Second, 2
+	rc.Exempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	tw := newTwin(t, snap, true, rc)
+	srcs := []netip.AddrPort{
+		netip.MustParseAddrPort("127.0.0.1:5353"),
+		netip.MustParseAddrPort("192.0.2.7:5353"),
+		netip.MustParseAddrPort("127.0.0.1:5353"),
+		netip.MustParseAddrPort("[::ffff:127.0.0.2]:5353"),
+		netip.MustParseAddrPort("192.0.2.7:5353"),
+		netip.MustParseAddrPort("192.0.2.7:5353"),
+	}
+	raw, _ := query{q: "rr.pools.test. A"}.msg().Pack()
+	for i := range 40 {
+		for j, src := range srcs {
+			if !tw.compare(t, fmt.Sprintf("#%d.%d from %s", i, j, src), raw, src) {
+				t.Fatal("not on the fast path")
+			}
+		}
+	}
+	fs, fd := tw.fast.Stats.RRLSlipped.Load(), tw.fast.Stats.RRLDropped.Load()
+	if fs+fd == 0 {
+		t.Error("192.0.2.7 was never limited: the test proves nothing")
+	}
+	if f, g := tw.fast.RRLStats(), tw.gen.RRLStats(); f != g || f.Exempt != 40*3 {
+		t.Errorf("rate limiting's counts: fast path %+v, general path %+v; want equal, %d exempt", f, g, 40*3)
+	}
+}
+
 // FuzzFastPath feeds bytes to a fast and a general handler and requires
 // the same reply (or none) from both. Seeds: common queries and their
 // variations.
