@@ -123,14 +123,13 @@ type poolKey struct{ zone, name string }
 type metricsIndex struct {
 	zones   map[*zones.Zone]*zoneCounters
 	origins map[string]*zoneCounters
-	pools   map[*zones.Pool]*poolEntry
 	byKey   map[poolKey]*poolEntry
-	// poolTab holds pools' entries as well, for the query path: open
-	// addressing on zones.Pool.Hash (fixed at load), where the map hashes
-	// the pointer per lookup. Its length is a power of two, at least
-	// twice the pools.
-	poolTab []*poolEntry
-	eps     map[poolKey]map[string]*endpointCounter // for reuse by the next update
+	// pools holds the snapshot's pools' entries by identity (see pool):
+	// open addressing on zones.Pool.Hash, fixed at load, where a map keyed
+	// by the pointer would hash it on every query. Its length is a power
+	// of two, at least twice the pools; the rest of its slots are nil.
+	pools []*poolEntry
+	eps   map[poolKey]map[string]*endpointCounter // for reuse by the next update
 }
 
 // metrics is the query-path side of /metrics plus the histogram of check
@@ -171,10 +170,18 @@ func (m *metrics) update(snap *zones.Snapshot) {
 	n := &metricsIndex{
 		zones:   map[*zones.Zone]*zoneCounters{},
 		origins: map[string]*zoneCounters{},
-		pools:   map[*zones.Pool]*poolEntry{},
 		byKey:   map[poolKey]*poolEntry{},
 		eps:     map[poolKey]map[string]*endpointCounter{},
 	}
+	npools := 0
+	for _, z := range snap.Zones() {
+		npools += len(z.Pools)
+	}
+	size := 2
+	for size < 2*npools {
+		size <<= 1
+	}
+	n.pools = make([]*poolEntry, size)
 	for _, z := range snap.Zones() {
 		zc := old.origins[z.Origin]
 		if zc == nil {
@@ -203,35 +210,32 @@ func (m *metrics) update(snap *zones.Snapshot) {
 				pe.eps[e.Index] = ec
 				byAddr[addr] = ec
 			}
-			n.pools[p] = pe
+			n.addPool(pe)
 			n.byKey[k] = pe
 			n.eps[k] = byAddr
 		}
 	}
-	size := 2
-	for size < 2*len(n.pools) {
-		size <<= 1
-	}
-	n.poolTab = make([]*poolEntry, size)
-	mask := uint64(len(n.poolTab) - 1)
-	for p, pe := range n.pools {
-		i := p.Hash & mask
-		for n.poolTab[i] != nil {
-			i = (i + 1) & mask
-		}
-		n.poolTab[i] = pe
-	}
 	m.idx.Store(n)
+}
+
+// addPool puts pe in the first free slot from its pool's hash on.
+func (x *metricsIndex) addPool(pe *poolEntry) {
+	mask := uint64(len(x.pools) - 1)
+	i := pe.pool.Hash & mask
+	for x.pools[i] != nil {
+		i = (i + 1) & mask
+	}
+	x.pools[i] = pe
 }
 
 // pool returns p's entry, nil when p is not in the index's snapshot.
 func (x *metricsIndex) pool(p *zones.Pool) *poolEntry {
-	if len(x.poolTab) == 0 {
+	if len(x.pools) == 0 {
 		return nil
 	}
-	mask := uint64(len(x.poolTab) - 1)
+	mask := uint64(len(x.pools) - 1)
 	for i := p.Hash & mask; ; i = (i + 1) & mask {
-		if pe := x.poolTab[i]; pe == nil || pe.pool == p {
+		if pe := x.pools[i]; pe == nil || pe.pool == p {
 			return pe
 		}
 	}
@@ -321,10 +325,15 @@ func (m *metrics) sample(now time.Time) {
 	idx := m.idx.Load()
 	n := 0
 	for _, pe := range idx.pools {
-		n += 1 + len(pe.eps)
+		if pe != nil {
+			n += 1 + len(pe.eps)
+		}
 	}
 	s := &shareSample{at: now, ptrs: make([]*atomic.Uint64, 0, n), vals: make([]uint64, 0, n)}
 	for _, pe := range idx.pools {
+		if pe == nil {
+			continue // a free slot
+		}
 		s.ptrs = append(s.ptrs, &pe.c.queries)
 		s.vals = append(s.vals, pe.c.queries.Load())
 		for _, ec := range pe.eps {
@@ -366,7 +375,7 @@ type poolShare struct {
 // at least a window old, else the oldest), and the window's length.
 func (m *metrics) shares(p *zones.Pool, now time.Time) (poolShare, time.Duration) {
 	idx := m.idx.Load()
-	pe := idx.pools[p]
+	pe := idx.pool(p)
 	out := poolShare{shares: make([]float64, len(p.Endpoints))}
 	m.share.mu.Lock()
 	defer m.share.mu.Unlock()
@@ -572,7 +581,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, z := range snap.Zones() {
 		gauge(c.zoneSerial, float64(z.Serial), z.Origin)
 		for _, p := range z.Pools {
-			pe := idx.pools[p]
+			pe := idx.pool(p)
 			if pe != nil {
 				counter(c.poolQueries, pe.c.queries.Load(), z.Origin, p.Name)
 				counter(c.poolEmpty, pe.c.empty.Load(), z.Origin, p.Name)

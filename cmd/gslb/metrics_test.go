@@ -328,7 +328,7 @@ func TestMetricsPoolTable(t *testing.T) {
 		m.update(snap)
 		idx := m.idx.Load()
 		for _, p := range pools {
-			if pe := idx.pool(p); pe == nil || pe.pool != p || pe != idx.pools[p] {
+			if pe := idx.pool(p); pe == nil || pe.pool != p || pe != idx.byKey[poolKey{p.Zone, p.Name}] {
 				t.Errorf("collide=%v: pool %s not found by identity", collide, p.Name)
 			}
 		}
