@@ -279,10 +279,10 @@ func (h *Handler) resolveFast(snap *zones.Snapshot, raw []byte, fs *fastState) (
 }
 
 // readFastQuery finds the end of the question name (end) and reads the
-// type, class and OPT after it into q (zero when called); ok is false for
-// anything the fast path leaves alone. (q is filled in place: returned,
-// its 150 bytes were copied once more per query.) The name itself is read by resolveFast, when the reader's
-// cache does not know it.
+// type, class and OPT after it into q, which is zero when called (filled
+// in place: returned, its 150 bytes were copied once more per query); ok
+// is false for anything the fast path leaves alone. The name itself is
+// read by resolveFast, when the reader's cache does not know it.
 func readFastQuery(raw []byte, hdr rawHeader, q *fastQuery) (end int, ok bool) {
 	off := headerLen
 	for {

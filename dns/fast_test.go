@@ -317,10 +317,9 @@ func TestFastPathRRL(t *testing.T) {
 	}
 }
 
-// TestFastPathRRLExemptSources: the fast path remembers the last source
-// rate limiting exempted; sources taking turns, exempt or not (a
-// v4-mapped exempt address among them), are limited and accounted as on
-// the general path.
+// TestFastPathRRLExemptSources: sources taking turns, exempt from rate
+// limiting or not (a v4-mapped exempt address among them), are limited
+// and accounted on the fast path as on the general path.
 func TestFastPathRRLExemptSources(t *testing.T) {
 	snap := loadSnapshot(t)
 	rc := rrl.DefaultConfig()

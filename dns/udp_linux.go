@@ -23,7 +23,8 @@ import (
 // it with SO_REUSEPORT (the kernel spreads clients over them by a hash of
 // the source address and port), each read by one goroutine that receives
 // a batch of queries with recvmmsg, answers each into its own buffer and
-// sends the replies with one sendmmsg.
+// sends the replies with one sendmmsg (one query at a time, with recvfrom
+// and sendto, while traffic is sparse: see recv).
 //
 // A reader waits for queries the way a C server does: in a blocking
 // recvmmsg on a socket of its own, issued with syscall.RawSyscall6. The
@@ -444,10 +445,11 @@ func (r *udpReader) resetNames(n int) {
 // there is: after the first, the kernel tries the next slot (its message
 // header read in again, the socket locked, the queue found empty), 0.15
 // to 0.45 µs on the development VM, where a whole recvfrom of one
-// datagram took 0.4-0.5 µs (docs/perf.md, the third pass). Under sparse traffic (a query at a time, each one waking the
-// reader) that is every receive, so after sparseAfter batch receives in a
-// row that brought one datagram, the next sparseRun receives take one
-// each; the batch receive after them checks again. Queries that come
+// datagram took 0.4-0.5 µs (docs/perf.md, the third pass). Under sparse
+// traffic (a query at a time, each one waking the reader) that is every
+// receive, so after sparseAfter batch receives in a row that brought one
+// datagram, the next sparseRun receives take one each; the batch receive
+// after them checks again. Queries that come
 // together meanwhile are answered one receive and one send each, for at
 // most sparseRun queries.
 func (r *udpReader) recv() (int, syscall.Errno) {
