@@ -295,10 +295,13 @@ func (a *app) reload(reason string) error {
 	// Parsing a large zone set takes seconds of CPU. The UDP readers
 	// hold Ps of their own (dns/udp_linux.go), so the parser does not
 	// take theirs; on its niced thread it also yields the core to a
-	// reader's thread as soon as the kernel wakes it for a query (make
-	// bench-reload measures this).
+	// reader's thread as soon as the kernel wakes it for a query, and
+	// the collector, which would not, is held back meanwhile (gcload.go;
+	// make bench-reload measures both).
 	var err error
-	atLowPriority(func() { err = a.load(reason) })
+	atLowPriority(func() {
+		withGCHeadroom(func() { err = a.load(reason) })
+	})
 	return err
 }
 
