@@ -73,6 +73,7 @@ type Stats struct {
 	CookieFresh     atomic.Uint64 // a client cookie without a valid server cookie: given a new one
 	CookieMalformed atomic.Uint64 // a malformed COOKIE option: FORMERR
 	LargeTruncated  atomic.Uint64 // UDP answers truncated with CookieRequireForLarge in force
+	TooBig          atomic.Uint64 // UDP answers the interface MTU could not carry unfragmented: sent truncated
 	TSIG            atomic.Uint64 // TSIG-signed queries: NOTAUTH, BADKEY (we hold no keys)
 }
 
@@ -333,6 +334,23 @@ func slip(m *dns.Msg) {
 	if opt != nil {
 		m.Extra = []dns.RR{opt}
 	}
+}
+
+// truncatedReply rewrites reply b, in place, as slip leaves a reply: TC,
+// the question and the OPT, no records. It is for a UDP reply the network
+// cannot carry (EMSGSIZE), rare enough to go through dns.Msg. nil when b
+// is not a message or would not get shorter.
+func truncatedReply(b []byte) []byte {
+	m := new(dns.Msg)
+	if m.Unpack(b) != nil {
+		return nil
+	}
+	slip(m)
+	out, err := m.PackBuffer(b)
+	if err != nil || len(out) >= len(b) || &out[0] != &b[0] {
+		return nil
+	}
+	return out
 }
 
 // errorReply is a bare reply (no question) for a query whose handling

@@ -240,7 +240,7 @@ func detach(c *net.UDPConn) (int, error) {
 		unix.SetNonblock(fd, false),
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &rt),
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &st),
-		omitPMTU(fd),
+		dontFragment(fd),
 	} {
 		if err != nil {
 			unix.Close(fd)
@@ -270,21 +270,35 @@ func (u *udpSock) watch() error {
 	return nil
 }
 
-// omitPMTU sends replies without DF and ignores path MTU information for
-// them (IP_PMTUDISC_OMIT, as BIND, Knot and gdnsd do): a forged ICMP
-// "fragmentation needed" cannot shrink what we send to a resolver, and
-// the kernel skips the path MTU lookups on every send. Replies over 1232
-// bytes are rare (the EDNS size we advertise); the network fragments
-// those, as it would have without DF.
-func omitPMTU(fd int) error {
+// dontFragment has replies sent whole or not at all: with DF set on IPv4
+// and never fragmented by this host (IP_PMTUDISC_PROBE, and
+// IPV6_PMTUDISC_PROBE for IPv6), sized by the interface MTU whatever
+// path MTU an ICMP message claims. So neither this host nor a router on
+// the way makes fragments of an answer (RFC 9715 R1, R2: fragments are
+// how off-path attackers poison caches), and a forged "fragmentation
+// needed" cannot shrink what we send (the reason BIND, Knot and gdnsd set
+// IP_PMTUDISC_OMIT, which leaves DF off). An answer the interface MTU
+// cannot carry fails with EMSGSIZE and goes out truncated instead (see
+// send), so the resolver asks over TCP (R4). The default 1232-byte limit
+// fits any path.
+//
+// DF also spares the kernel the IPv4 identification it otherwise draws
+// for every reply (a hash and an atomic add in a table shared by all
+// CPUs): measured at 60k qps, about 70 ns of kernel time per query.
+//
+// An IPv6 socket takes both options: a wildcard one also answers IPv4
+// clients (v4-mapped), under the IPv4 option.
+func dontFragment(fd int) error {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
 		return err
 	}
 	if domain == unix.AF_INET6 {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE); err != nil {
+			return err
+		}
 	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 }
 
 // askPktinfo asks the kernel for each datagram's destination address.
@@ -523,12 +537,32 @@ func (r *udpReader) send() {
 				return // waited the send timeout: drop the rest
 			}
 			flags = 0
+		case syscall.EMSGSIZE:
+			// Too large for the interface MTU unfragmented (see
+			// dontFragment), or for a datagram: send it truncated, so
+			// the client asks again over TCP; if that does not shrink
+			// it, it is lost.
+			if !r.truncate(sent) {
+				sent++
+			}
 		default:
 			// The first message failed (unreachable destination, a
 			// firewall...): it is lost, as a lost datagram would be.
 			sent++
 		}
 	}
+}
+
+// truncate rewrites the reply of batch entry i as its truncated form
+// (truncatedReply) and reports whether it got shorter.
+func (r *udpReader) truncate(i int) bool {
+	b := truncatedReply(unsafe.Slice(r.oiov[i].Base, r.oiov[i].Len))
+	if b == nil {
+		return false
+	}
+	r.oiov[i].SetLen(len(b))
+	r.s.h.Stats.TooBig.Add(1)
+	return true
 }
 
 // sendOne sends batch entry i, which has no control data, with sendto:

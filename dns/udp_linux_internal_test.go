@@ -12,32 +12,39 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestUDPOmitsPMTU: the UDP sockets send without DF and ignore path MTU
-// information (see omitPMTU), for IPv4 and IPv6 listeners.
-func TestUDPOmitsPMTU(t *testing.T) {
+// TestUDPDontFragment: the UDP sockets send with DF on IPv4, never
+// fragment, and size by the interface MTU (see dontFragment), for IPv4
+// and IPv6 listeners; an IPv6 one also under the IPv4 option, for the
+// IPv4 clients of a dual-stack socket.
+func TestUDPDontFragment(t *testing.T) {
+	type opt struct{ level, opt, want int }
+	v4 := opt{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE}
+	v6 := opt{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE}
 	for _, c := range []struct {
-		addr       string
-		level, opt int
-		want       int
+		addr string
+		opts []opt
 	}{
-		{"127.0.0.1:0", unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT},
-		{"[::1]:0", unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT},
+		{"127.0.0.1:0", []opt{v4}},
+		{"[::1]:0", []opt{v6, v4}},
+		{"[::]:0", []opt{v6, v4}},
 	} {
 		g, ln, err := listenUDP(c.addr, 2)
 		if err != nil {
-			if c.addr == "[::1]:0" {
-				t.Logf("no IPv6 loopback here (%v): IPv6 case not run", err)
+			if strings.HasPrefix(c.addr, "[") {
+				t.Logf("no IPv6 here (%v): %s not run", err, c.addr)
 				continue
 			}
 			t.Fatal(err)
 		}
 		for _, u := range g {
-			got, err := unix.GetsockoptInt(u.fd, c.level, c.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != c.want {
-				t.Errorf("%s: MTU discover option %d, want %d (OMIT)", c.addr, got, c.want)
+			for _, o := range c.opts {
+				got, err := unix.GetsockoptInt(u.fd, o.level, o.opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != o.want {
+					t.Errorf("%s: MTU discover option (level %d) %d, want %d (PROBE)", c.addr, o.level, got, o.want)
+				}
 			}
 		}
 		closeUDP(g)

@@ -2,8 +2,10 @@ package dns_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	dnssrv "github.com/gslb/gslb/dns"
 	"github.com/gslb/gslb/dns/dnstest"
+	"github.com/gslb/gslb/zones"
 )
 
 // TestUDPReadersHoldProcs: each Linux UDP reader waits in the kernel on a
@@ -105,5 +108,55 @@ func TestUDPReplyFromQueriedAddress(t *testing.T) {
 				t.Errorf("over UDP:\n%s\nover TCP:\n%s", g, w)
 			}
 		})
+	}
+}
+
+// TestUDPTooBigTruncated: an answer larger than a datagram can carry (the
+// interface MTU, on loopback 65,507 bytes of UDP payload) fails to send
+// with EMSGSIZE; the reader sends it truncated instead (TC, the question
+// and the OPT), so the client asks again over TCP, and counts it.
+func TestUDPTooBigTruncated(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("ttl = 300\nns = [\"ns1\"]\n[soa]\nserial = 1\n[records.ns1]\nA = [\"192.0.2.53\"]\n[records.big]\nA = [")
+	for i := range 4200 { // 16 bytes each in the answer: over 64 KiB
+		fmt.Fprintf(&src, "%q,", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
+	}
+	src.WriteString("]\n")
+	z, err := zones.Parse("big.test.toml", []byte(src.String()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, errs := zones.NewSnapshot([]*zones.Zone{z}, time.Now())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var store zones.Store
+	store.Replace(snap)
+	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store, MaxUDPSize: 65535,
+		Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	addr := dnstest.StartConfig(t, dnssrv.ServerConfig{}, h)
+
+	q := new(dns.Msg)
+	q.SetQuestion("big.big.test.", dns.TypeA)
+	q.SetEdns0(65535, false)
+	c := &dns.Client{Net: "udp", UDPSize: 65535, Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("UDP: %v (no reply: the oversized answer was lost)", err)
+	}
+	if !r.Truncated || r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 0 || len(r.Ns) != 0 ||
+		len(r.Question) != 1 || r.Question[0].Name != "big.big.test." || len(r.Extra) != 1 || r.IsEdns0() == nil {
+		t.Errorf("UDP reply, want TC with the question and our OPT only:\n%v", r)
+	}
+	if got := h.Stats.TooBig.Load(); got != 1 {
+		t.Errorf("Stats.TooBig %d, want 1", got)
+	}
+	c.Net = "tcp"
+	r, _, err = c.Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("TCP: %v", err)
+	}
+	if len(r.Answer) < 4000 {
+		t.Errorf("TCP: %d answers, want the 4,000-odd that fit a TCP message", len(r.Answer))
 	}
 }

@@ -458,7 +458,7 @@ type collector struct {
 
 	queries, requests, ecs, panics, dropped, formErrs, fast, tcpEvicted *prometheus.Desc
 	tcpRefused, tcpConns, rrlLimited, rrlWouldLimit, cookies            *prometheus.Desc
-	largeTruncated, tsig                                                *prometheus.Desc
+	largeTruncated, tooBig, tsig                                        *prometheus.Desc
 	poolQueries, poolEmpty, epAnswers, epUp, epCheckUp, epLatency       *prometheus.Desc
 	reloads, reloadFailures, lastReloadOK, lastReloadAt                 *prometheus.Desc
 	zoneSerial, zoneFileErrors                                          *prometheus.Desc
@@ -486,6 +486,7 @@ func newCollector(a *app) *collector {
 		rrlWouldLimit:  d("gslb_dns_rrl_would_limit_total", "UDP replies response rate limiting would have limited in log_only mode.", nil, nil),
 		cookies:        d("gslb_dns_cookie_queries_total", "Queries with a DNS COOKIE option, by result: valid (server cookie checked), fresh (given a new one), malformed (FORMERR).", []string{"result"}, nil),
 		largeTruncated: d("gslb_dns_large_truncated_total", "UDP answers truncated because the client had no valid server cookie ([cookies] require_for_large).", nil, nil),
+		tooBig:         d("gslb_dns_udp_too_big_total", "UDP answers larger than the interface MTU carries unfragmented (or than a datagram can be), sent truncated so the client retries over TCP.", nil, nil),
 		tsig:           d("gslb_dns_tsig_queries_total", "TSIG-signed queries, answered NOTAUTH (gslb holds no keys).", nil, nil),
 		poolQueries:    d("gslb_pool_queries_total", "A/AAAA queries answered from a pool.", []string{"zone", "pool"}, nil),
 		poolEmpty:      d("gslb_pool_empty_answers_total", "A/AAAA queries a pool answered with no address (no endpoint of the family, or all down with when_all_down = \"none\").", []string{"zone", "pool"}, nil),
@@ -510,7 +511,7 @@ func newCollector(a *app) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.queries, c.requests, c.ecs, c.panics, c.dropped, c.formErrs, c.fast, c.tcpEvicted,
-		c.tcpRefused, c.tcpConns, c.rrlLimited, c.rrlWouldLimit, c.cookies, c.largeTruncated, c.tsig,
+		c.tcpRefused, c.tcpConns, c.rrlLimited, c.rrlWouldLimit, c.cookies, c.largeTruncated, c.tooBig, c.tsig,
 		c.poolQueries, c.poolEmpty, c.epAnswers, c.epUp, c.epCheckUp, c.epLatency,
 		c.reloads, c.reloadFailures, c.lastReloadOK, c.lastReloadAt, c.zoneSerial, c.zoneFileErrors,
 		c.geoBuild, c.geoFailing, c.qlogOn, c.qlogLines, c.qlogDropped, c.buildInfo} {
@@ -567,6 +568,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.cookies, st.CookieFresh.Load(), "fresh")
 		counter(c.cookies, st.CookieMalformed.Load(), "malformed")
 		counter(c.largeTruncated, st.LargeTruncated.Load())
+		counter(c.tooBig, st.TooBig.Load())
 		counter(c.tsig, st.TSIG.Load())
 	}
 	if a.dns != nil {
