@@ -26,10 +26,9 @@ const (
 // as loadPercent says, and sets it back afterwards. Loads are serialised
 // (app.reloadMu), so nothing else changes the percent meanwhile.
 func withGCHeadroom(f func()) {
-	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}
-	rtmetrics.Read(s)
-	cur := gcPercent(s[1])
-	pct := loadPercent(heapBytes(s[0]), cur)
+	v := readMetrics("/gc/heap/live:bytes", "/gc/gogc:percent")
+	cur := int(int32(v[1])) // off is -1, reported as its two's complement
+	pct := loadPercent(v[0], cur)
 	if pct == cur {
 		f()
 		return
@@ -44,9 +43,7 @@ func withGCHeadroom(f func()) {
 	// rather than shrinking over minutes as the runtime's scavenger
 	// returns it. A small load (one file changed) stays under the goal
 	// and costs no collection.
-	s = []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}}
-	rtmetrics.Read(s)
-	if heapBytes(s[0]) > heapBytes(s[1]) {
+	if v := readMetrics("/memory/classes/heap/objects:bytes", "/gc/heap/goal:bytes"); v[0] > v[1] {
 		debug.FreeOSMemory()
 	}
 }
@@ -64,18 +61,17 @@ func loadPercent(live uint64, cur int) int {
 	return max(pct, cur)
 }
 
-// heapBytes and gcPercent read the two samples; a metric the runtime does
-// not report (KindBad) reads as its default, 0 and 100.
-func heapBytes(s rtmetrics.Sample) uint64 {
-	if s.Value.Kind() != rtmetrics.KindUint64 {
-		return 0
+// readMetrics reads runtime metrics of kind uint64 (all of these exist
+// since Go 1.21, older than this module's Go).
+func readMetrics(names ...string) []uint64 {
+	s := make([]rtmetrics.Sample, len(names))
+	for i, n := range names {
+		s[i].Name = n
 	}
-	return s.Value.Uint64()
-}
-
-func gcPercent(s rtmetrics.Sample) int {
-	if s.Value.Kind() != rtmetrics.KindUint64 {
-		return 100
+	rtmetrics.Read(s)
+	v := make([]uint64, len(s))
+	for i := range s {
+		v[i] = s[i].Value.Uint64()
 	}
-	return int(int32(s.Value.Uint64())) // off is -1, reported as its two's complement
+	return v
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"runtime/debug"
-	rtmetrics "runtime/metrics"
 	"testing"
 )
 
@@ -32,11 +31,7 @@ func TestLoadPercent(t *testing.T) {
 	}
 }
 
-func currentGCPercent() int {
-	s := []rtmetrics.Sample{{Name: "/gc/gogc:percent"}}
-	rtmetrics.Read(s)
-	return gcPercent(s[0])
-}
+func currentGCPercent() int { return int(int32(readMetrics("/gc/gogc:percent")[0])) }
 
 // TestWithGCHeadroom checks that the percent is raised while f runs and
 // set back afterwards, and that an operator's higher or disabled GOGC is
