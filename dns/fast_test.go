@@ -410,18 +410,7 @@ func TestFastPathPanicRecovers(t *testing.T) {
 // Many more distinct names than it has slots for are answered alike, and
 // cost no allocation.
 func TestNameCacheFollowsReload(t *testing.T) {
-	snapOf := func(src string) *zones.Snapshot {
-		t.Helper()
-		z, err := zones.Parse("cache.test.toml", []byte(src), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, errs := zones.NewSnapshot([]*zones.Zone{z}, time.Now())
-		if len(errs) > 0 {
-			t.Fatal(errs)
-		}
-		return snap
-	}
+	snapOf := func(src string) *zones.Snapshot { return snapshotOf(t, "cache.test.toml", src) }
 	one := snapOf("ns = [\"ns1\"]\n[records.ns1]\nA = \"192.0.2.53\"\n[records.a]\nA = \"192.0.2.1\"\n")
 	two := snapOf("ns = [\"ns1\"]\n[records.ns1]\nA = \"192.0.2.53\"\n[records.b]\nA = \"192.0.2.2\"\n" +
 		"[pools.a]\naddresses = [\"192.0.2.10\", \"192.0.2.11\"]\n")

@@ -28,6 +28,20 @@ func loadSnapshot(t testing.TB) *zones.Snapshot {
 	return snap
 }
 
+// snapshotOf is a snapshot of the one zone in src, a zone file's text.
+func snapshotOf(t testing.TB, file, src string) *zones.Snapshot {
+	t.Helper()
+	z, err := zones.Parse(file, []byte(src), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, errs := zones.NewSnapshot([]*zones.Zone{z}, time.Now())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return snap
+}
+
 // fixture is a handler on testdata/ served on loopback, with health and
 // location under the test's control.
 type fixture struct {

@@ -28,7 +28,9 @@ type Observer interface {
 // records and endpoints themselves are immutable and may be kept).
 //
 // (The fast path writes each field in turn into its reused Observation:
-// a field added here must be set there too.)
+// a field added here must be set there too. TestFastMatchesGeneral
+// compares the whole Observation of both paths, so a field the fast path
+// leaves out fails it.)
 type Observation struct {
 	Name  string // the question name as asked; "" when the query had no single question
 	Qtype uint16

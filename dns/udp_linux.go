@@ -463,9 +463,8 @@ func (r *udpReader) resetNames(n int) {
 // traffic (a query at a time, each one waking the reader) that is every
 // receive, so after sparseAfter batch receives in a row that brought one
 // datagram, the next sparseRun receives take one each; the batch receive
-// after them checks again. Queries that come
-// together meanwhile are answered one receive and one send each, for at
-// most sparseRun queries.
+// after them checks again. Queries that come together meanwhile are
+// answered one receive and one send each, for at most sparseRun queries.
 func (r *udpReader) recv() (int, syscall.Errno) {
 	if r.single > 0 {
 		r.single--

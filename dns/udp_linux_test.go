@@ -122,16 +122,8 @@ func TestUDPTooBigTruncated(t *testing.T) {
 		fmt.Fprintf(&src, "%q,", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
 	}
 	src.WriteString("]\n")
-	z, err := zones.Parse("big.test.toml", []byte(src.String()), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, errs := zones.NewSnapshot([]*zones.Zone{z}, time.Now())
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	var store zones.Store
-	store.Replace(snap)
+	store.Replace(snapshotOf(t, "big.test.toml", src.String()))
 	h := dnssrv.NewHandler(dnssrv.Config{Zones: &store, MaxUDPSize: 65535,
 		Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	addr := dnstest.StartConfig(t, dnssrv.ServerConfig{}, h)
